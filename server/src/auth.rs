@@ -1,0 +1,160 @@
+//! Access tokens (HS256 JWTs shaped as fastapi-users issues them), password hashing, and the
+//! extractors that put the calling user in a handler's signature.
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use maestro_common::node::ObjectIdHex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::StoredUser;
+
+/// The audience every access token carries.
+pub const TOKEN_AUDIENCE: &str = "fastapi-users:auth";
+
+/// Default access-token lifetime: 10 years, as the Python server.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 315_360_000;
+
+/// Signs and checks access tokens.
+pub struct TokenKeys {
+    secret: String,
+    unified_secret: Option<String>,
+    lifetime_secs: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    aud: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<u64>,
+}
+
+impl TokenKeys {
+    /// Keys from the server secret and the optional secret shared with other KernelCI
+    /// services, which is accepted for verification only.
+    pub fn new(secret: String, unified_secret: Option<String>, lifetime_secs: u64) -> Self {
+        Self { secret, unified_secret: unified_secret.filter(|s| !s.is_empty()), lifetime_secs }
+    }
+
+    /// A new access token for `user_id`.
+    pub fn issue(&self, user_id: &ObjectIdHex) -> Result<String, ApiError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            aud: vec![TOKEN_AUDIENCE.to_owned()],
+            exp: Some(now + self.lifetime_secs),
+        };
+        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(self.secret.as_bytes()))
+            .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+    }
+
+    /// The user ids that `token` names under each accepted secret, in the order to try them.
+    pub fn subjects(&self, token: &str) -> Vec<ObjectIdHex> {
+        std::iter::once(&self.secret)
+            .chain(self.unified_secret.as_ref())
+            .filter_map(|secret| decode_subject(token, secret))
+            .collect()
+    }
+}
+
+fn decode_subject(token: &str, secret: &str) -> Option<ObjectIdHex> {
+    let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.set_audience(&[TOKEN_AUDIENCE]);
+    // `exp` is checked when present; a token without one is accepted, as by fastapi-users.
+    v.required_spec_claims.clear();
+    v.leeway = 0;
+    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v).ok()?;
+    ObjectIdHex::parse(&data.claims.sub).ok()
+}
+
+fn argon2() -> Argon2<'static> {
+    // The parameters of the Python server (pwdlib/argon2-cffi defaults), so hashes made by
+    // either verify on the other and cost the same.
+    let params = Params::new(65_536, 3, 4, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with argon2id. CPU-heavy: call from a blocking task.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))
+}
+
+/// Whether `password` matches `hash`. CPU-heavy: call from a blocking task.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// The bearer token of a request, if the header has one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// Resolves the request's token to an active user, or `None`.
+async fn user_from_parts(parts: &Parts, state: &AppState) -> Result<Option<StoredUser>, ApiError> {
+    let Some(token) = bearer(parts) else { return Ok(None) };
+    for id in state.tokens.subjects(token) {
+        if let Some(user) = state.store.find_user_by_id(&id).await? {
+            return Ok(user.is_active.then_some(user));
+        }
+    }
+    Ok(None)
+}
+
+/// An active user with a valid token; 401 `Unauthorized` otherwise.
+pub struct CurrentUser(pub StoredUser);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        user_from_parts(parts, state).await?.map(Self).ok_or(ApiError::Unauthorized("Unauthorized"))
+    }
+}
+
+/// A verified active user (`/whoami`); 401 without one, 403 when not verified.
+pub struct VerifiedUser(pub StoredUser);
+
+impl FromRequestParts<AppState> for VerifiedUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        if user.is_verified { Ok(Self(user)) } else { Err(ApiError::Forbidden) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_respect_secrets() {
+        let id = ObjectIdHex::parse("6526448e7d140ee220971a0e").unwrap();
+        let keys = TokenKeys::new("s1".into(), None, 60);
+        let token = keys.issue(&id).unwrap();
+        assert_eq!(keys.subjects(&token), vec![id.clone()]);
+        assert!(TokenKeys::new("other".into(), None, 60).subjects(&token).is_empty());
+        let dual = TokenKeys::new("other".into(), Some("s1".into()), 60);
+        assert_eq!(dual.subjects(&token), vec![id]);
+        assert!(keys.subjects("not.a.token").is_empty());
+    }
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let h = hash_password("hunter2").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
+        assert!(verify_password("hunter2", &h));
+        assert!(!verify_password("hunter3", &h));
+        assert!(!verify_password("hunter2", "garbage"));
+    }
+}

@@ -1,0 +1,84 @@
+//! `ApiError`: every error a handler can answer, with its status and `{"detail": ...}` body.
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::store::StoreError;
+
+/// An error answer. Each variant documents its status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is understood but not acceptable (bad value, bad transition, ...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid token, or not allowed to edit this node (as the Python server answers).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: authenticated but not allowed (unverified user, not a superuser).
+    #[error("Forbidden")]
+    Forbidden,
+    /// 404: the addressed thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: a unique key is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: the request does not have the shape of the endpoint's model.
+    #[error("validation failed")]
+    Unprocessable(Vec<Value>),
+    /// 504: the query did not finish in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// 500: our fault. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A 422 with one FastAPI-style problem item.
+    pub fn unprocessable(loc: &[&str], msg: impl Into<String>, kind: &str, input: Value) -> Self {
+        Self::Unprocessable(vec![json!({"type": kind, "loc": loc, "msg": msg.into(), "input": input})])
+    }
+
+    /// The 401 for a user who may not edit the node.
+    pub fn not_node_editor() -> Self {
+        Self::Unauthorized("Unauthorized to complete the operation")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Self::NotFound(format!("Not found: {what}")),
+            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Backend(source) => Self::Internal(source.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match self {
+            Self::BadRequest(d) => (StatusCode::BAD_REQUEST, Value::String(d)),
+            Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, Value::String(d.to_owned())),
+            Self::Forbidden => (StatusCode::FORBIDDEN, Value::String("Forbidden".into())),
+            Self::NotFound(d) => (StatusCode::NOT_FOUND, Value::String(d)),
+            Self::Conflict(d) => (StatusCode::CONFLICT, Value::String(d)),
+            Self::Unprocessable(items) => (StatusCode::UNPROCESSABLE_ENTITY, Value::Array(items)),
+            Self::Timeout(d) => (StatusCode::GATEWAY_TIMEOUT, Value::String(d)),
+            Self::Internal(cause) => {
+                // Logged once here; the client gets a generic text (and may retry).
+                tracing::error!(%cause, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Value::String("Internal server error, check the server logs".into()),
+                )
+            }
+        };
+        (status, Json(json!({ "detail": detail }))).into_response()
+    }
+}

@@ -1,0 +1,395 @@
+//! The node write paths: create, full replace, partial update, hierarchy and batch flag
+//! updates, with the server-set fields and checks of kernelci-api.md sections 4.5 and 5.
+use maestro_common::node::ObjectIdHex;
+use maestro_common::{Hierarchy, Node, NodeResult, NodeState, Timestamp};
+use serde_json::{Map, Value};
+
+use super::authz::may_edit;
+use super::models::{check_data, model_for_kind};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::from_body;
+use crate::store::{NodeWrite, Store, StoredUser};
+
+/// A fresh ObjectId, as MongoDB would assign it.
+pub fn new_id() -> ObjectIdHex {
+    // bson's ObjectId is always 24 lowercase hex characters.
+    ObjectIdHex::parse(&bson::oid::ObjectId::new().to_hex()).unwrap_or_else(|_| unreachable!())
+}
+
+/// Parses a node id from a path; 400 with the Python server's message when malformed.
+pub fn parse_id(raw: &str) -> ApiResult<ObjectIdHex> {
+    ObjectIdHex::parse(raw).map_err(ApiError::BadRequest)
+}
+
+/// Validates `node.data` against its kind's model; returns the normalised data.
+fn check_kind_data(node: &Node) -> ApiResult<Option<Value>> {
+    match model_for_kind(&node.kind).map_err(ApiError::BadRequest)? {
+        Some(model) => check_data(model, node.data.as_ref()).map(Some).map_err(ApiError::BadRequest),
+        None => Ok(node.data.clone()),
+    }
+}
+
+/// POST and PUT turn digit strings of `data.kernel_revision.version.*` into integers.
+fn coerce_kernel_version(node: &mut Node) -> ApiResult<()> {
+    let Some(version) = node
+        .data
+        .as_mut()
+        .and_then(|d| d.get_mut("kernel_revision"))
+        .and_then(|r| r.get_mut("version"))
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(());
+    };
+    for key in ["version", "patchlevel", "sublevel"] {
+        if let Some(Value::String(s)) = version.get(key) {
+            if s.is_empty() {
+                continue;
+            }
+            let n: i64 = s.trim().parse().map_err(|_| {
+                ApiError::BadRequest(format!("invalid literal for int() with base 10: '{s}'"))
+            })?;
+            version.insert(key.to_owned(), Value::from(n));
+        }
+    }
+    Ok(())
+}
+
+/// Checks and normalises the artifact URLs (http or https, as pydantic's `AnyHttpUrl`).
+fn normalise_artifacts(artifacts: &mut Option<Map<String, Value>>) -> Result<(), String> {
+    let Some(map) = artifacts else { return Ok(()) };
+    for (name, value) in map.iter_mut() {
+        let parsed = value.as_str().map(url::Url::parse);
+        match parsed {
+            Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
+                *value = Value::String(u.to_string());
+            }
+            _ => return Err(format!("artifacts.{name}: Input should be a valid URL with scheme http or https")),
+        }
+    }
+    Ok(())
+}
+
+fn check_unique_groups(groups: &[String]) -> ApiResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    if groups.iter().all(|g| seen.insert(g)) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(&["body", "user_groups"], "Value error, Groups must have unique names.", "value_error", Value::Null))
+    }
+}
+
+/// Parses a request body into a node the way the request layer does (422 on failure).
+fn node_from_body(body: Value, loc: &[&str]) -> ApiResult<Node> {
+    let mut node: Node = from_body(body, loc)?;
+    normalise_artifacts(&mut node.artifacts).map_err(|msg| {
+        ApiError::unprocessable(&[loc, &["artifacts"]].concat(), msg, "url_parsing", Value::Null)
+    })?;
+    check_unique_groups(&node.user_groups)?;
+    Ok(node)
+}
+
+/// Loads a node that the user wants to change: 400 bad id, 404 missing, 401 not allowed.
+pub async fn load_editable(store: &dyn Store, user: &StoredUser, raw_id: &str) -> ApiResult<Node> {
+    let id = parse_id(raw_id)?;
+    let node = store
+        .get_node(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Node not found with id: {id}")))?;
+    if !may_edit(user, &node) {
+        return Err(ApiError::not_node_editor());
+    }
+    Ok(node)
+}
+
+/// `POST /node`: creates a node owned by the caller.
+pub async fn create(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<Node> {
+    let mut node = node_from_body(body, &["body"])?;
+    coerce_kernel_version(&mut node)?;
+    check_kind_data(&node)?;
+    if let Some(parent) = &node.parent {
+        if store.get_node(parent).await?.is_none() {
+            return Err(ApiError::NotFound(format!("Parent not found with id: {parent}")));
+        }
+    }
+    for group in &node.user_groups {
+        if store.find_group_by_name(group).await?.is_none() {
+            return Err(ApiError::BadRequest(format!("User group does not exist with name: {group}")));
+        }
+    }
+    if let Some(id) = &node.id {
+        return Err(ApiError::BadRequest(format!("Object cannot be created with id: {id}")));
+    }
+    node.owner = Some(user.username.clone());
+    node.id = Some(new_id());
+    store.write_nodes(vec![NodeWrite::Insert(node.clone())]).await?;
+    Ok(node)
+}
+
+/// The KCIDB flag ends up true only when the state is unchanged, the stored value was
+/// false and the request sets true; every other update makes the bridge send it again.
+fn kcidb_flag(state_changed: bool, stored: bool, requested: bool) -> bool {
+    !state_changed && requested != stored && requested
+}
+
+fn check_transition(from: NodeState, to: NodeState) -> ApiResult<()> {
+    if from.may_become(to) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!("Transition not allowed with state: {}", to.as_str())))
+    }
+}
+
+/// The result of an update: the node as stored, and what it was before.
+pub struct Updated {
+    /// The node after the update.
+    pub node: Node,
+    /// The node before the update.
+    pub previous: Node,
+}
+
+/// `PUT /node/{id}`: replaces every field but `owner`, `submitter` and `user_groups`.
+pub async fn replace(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Value) -> ApiResult<Updated> {
+    let stored = load_editable(store, user, raw_id).await?;
+    let mut node = node_from_body(body, &["body"])?;
+    coerce_kernel_version(&mut node)?;
+    node.id = stored.id.clone();
+    node.owner = stored.owner.clone();
+    node.submitter = stored.submitter.clone();
+    node.user_groups = stored.user_groups.clone();
+    check_kind_data(&node)?;
+    check_transition(stored.state, node.state)?;
+    node.processed_by_kcidb_bridge = kcidb_flag(
+        stored.state != node.state,
+        stored.processed_by_kcidb_bridge,
+        node.processed_by_kcidb_bridge,
+    );
+    if node.parent == node.id {
+        return Err(ApiError::BadRequest("Parent cannot be the same as the object".into()));
+    }
+    node.updated = Timestamp::now();
+    store.write_nodes(vec![NodeWrite::Replace(node.clone())]).await?;
+    Ok(Updated { node, previous: stored })
+}
+
+/// `PATCH /node/{id}`: sets the fields present in the body, each replacing the whole value.
+pub async fn patch(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Value) -> ApiResult<Updated> {
+    let stored = load_editable(store, user, raw_id).await?;
+    let Value::Object(fields) = body else {
+        return Err(ApiError::unprocessable(&["body"], "Input should be a valid dictionary", "dict_type", body));
+    };
+    let mut node = stored.clone();
+    let mut any = false;
+    let mut new_state = None;
+    let mut kcidb_given = None;
+    for (key, value) in fields {
+        let loc = ["body", key.as_str()];
+        any |= match key.as_str() {
+            "state" => {
+                new_state = Some(from_body::<NodeState>(value, &loc)?);
+                true
+            }
+            "result" => {
+                node.result = from_body::<Option<NodeResult>>(value, &loc)?;
+                true
+            }
+            "artifacts" => {
+                node.artifacts = from_body(value, &loc)?;
+                normalise_artifacts(&mut node.artifacts).map_err(ApiError::BadRequest)?;
+                true
+            }
+            "data" => {
+                node.data = from_body(value, &loc)?;
+                true
+            }
+            "debug" => {
+                node.debug = from_body(value, &loc)?;
+                true
+            }
+            "jobfilter" => {
+                node.jobfilter = from_body(value, &loc)?;
+                true
+            }
+            "platform_filter" => {
+                node.platform_filter = from_body(value, &loc)?;
+                true
+            }
+            "timeout" => {
+                let t: Option<Timestamp> = from_body(value, &loc)?;
+                node.timeout = t.ok_or_else(|| {
+                    ApiError::BadRequest("1 validation error for Node\ntimeout\n  Input should be a valid datetime".into())
+                })?;
+                true
+            }
+            "holdoff" => {
+                node.holdoff = from_body(value, &loc)?;
+                true
+            }
+            "processed_by_kcidb_bridge" => {
+                kcidb_given = Some(from_body::<bool>(value, &loc)?);
+                true
+            }
+            _ => false,
+        };
+    }
+    if !any {
+        return Err(ApiError::BadRequest("No fields to update".into()));
+    }
+    check_kind_data(&node)?;
+    if let Some(flag) = kcidb_given {
+        node.processed_by_kcidb_bridge = flag;
+    }
+    if let Some(state) = new_state {
+        check_transition(stored.state, state)?;
+        if state != stored.state {
+            node.processed_by_kcidb_bridge = false;
+        }
+        node.state = state;
+    }
+    if kcidb_given.is_none() {
+        node.processed_by_kcidb_bridge = false;
+    }
+    node.updated = Timestamp::now();
+    store.write_nodes(vec![NodeWrite::Replace(node.clone())]).await?;
+    Ok(Updated { node, previous: stored })
+}
+
+/// The result of a hierarchy write: every node written, root first, depth-first.
+pub struct HierarchyWritten {
+    /// The nodes as stored, in pre-order.
+    pub nodes: Vec<Node>,
+    /// The root before the write.
+    pub previous_root: Node,
+}
+
+/// `PUT /nodes/{id}`: replaces the root and writes its descendants, all or nothing.
+pub async fn put_hierarchy(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Value) -> ApiResult<HierarchyWritten> {
+    let hierarchy: Hierarchy = from_body(body, &["body"])?;
+    let root = load_editable(store, user, raw_id).await?;
+    let now = Timestamp::now();
+    let mut writes = Vec::new();
+    let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];
+    while let Some((level, parent_id, is_root)) = stack.pop() {
+        let Hierarchy { mut node, child_nodes } = level;
+        normalise_artifacts(&mut node.artifacts)
+            .map_err(|m| ApiError::unprocessable(&["body", "node", "artifacts"], m, "url_parsing", Value::Null))?;
+        if is_root {
+            node.id = root.id.clone();
+        }
+        if node.owner.as_deref().unwrap_or("").is_empty() {
+            node.owner = Some(user.username.clone());
+        }
+        node.submitter = root.submitter.clone();
+        node.treeid = root.treeid.clone();
+        node.data = check_kind_data(&node)?;
+        if let Some(p) = parent_id {
+            node.parent = Some(p);
+        }
+        let write = match &node.id {
+            Some(id) if is_root => {
+                node.updated = now;
+                if node.parent.as_ref() == Some(id) {
+                    return Err(ApiError::BadRequest("Parent cannot be the same as the object".into()));
+                }
+                NodeWrite::Replace(node)
+            }
+            Some(id) => {
+                // Unlike the Python server (quirk 21), existing children need edit rights too.
+                let existing = store
+                    .get_node(id)
+                    .await?
+                    .ok_or_else(|| ApiError::BadRequest(format!("No object found with id: {id}")))?;
+                if !may_edit(user, &existing) {
+                    return Err(ApiError::not_node_editor());
+                }
+                if node.parent.as_ref() == Some(id) {
+                    return Err(ApiError::BadRequest("Parent cannot be the same as the object".into()));
+                }
+                node.updated = now;
+                NodeWrite::Replace(node)
+            }
+            None => {
+                node.id = Some(new_id());
+                NodeWrite::Insert(node)
+            }
+        };
+        let this_id = write.node().id.clone();
+        writes.push(write);
+        // Reverse so that popping visits children in order (depth-first pre-order).
+        for child in child_nodes.into_iter().rev() {
+            stack.push((child, this_id.clone(), false));
+        }
+    }
+    let nodes = writes.iter().map(|w| w.node().clone()).collect();
+    store.write_nodes(writes).await?;
+    Ok(HierarchyWritten { nodes, previous_root: root })
+}
+
+/// `PUT /batch/nodeset`: sets `processed_by_kcidb_bridge` on the listed nodes the caller
+/// may edit (others are skipped). Everything is checked before anything is written.
+pub async fn batch_set(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<u64> {
+    #[derive(serde::Deserialize)]
+    struct NodeSet {
+        nodes: Vec<String>,
+        field: String,
+        value: String,
+    }
+    let req: NodeSet = from_body(body, &["body"])?;
+    if req.field != "processed_by_kcidb_bridge" {
+        return Err(ApiError::BadRequest("Field not supported".into()));
+    }
+    let value = match req.value.as_str() {
+        "true" | "True" => true,
+        "false" | "False" => false,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid value for processed_by_kcidb_bridge: '{other}', use true or false"
+            )));
+        }
+    };
+    let now = Timestamp::now();
+    let mut writes = Vec::new();
+    for raw in &req.nodes {
+        let id = parse_id(raw)?;
+        let mut node = store
+            .get_node(&id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("Node not found with id: {id}")))?;
+        if may_edit(user, &node) {
+            node.processed_by_kcidb_bridge = value;
+            node.updated = now;
+            writes.push(NodeWrite::Replace(node));
+        }
+    }
+    let count = writes.len() as u64;
+    if !writes.is_empty() {
+        store.write_nodes(writes).await?;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kcidb_flag_follows_the_python_rule() {
+        assert!(kcidb_flag(false, false, true));
+        assert!(!kcidb_flag(true, false, true));
+        assert!(!kcidb_flag(false, true, true));
+        assert!(!kcidb_flag(false, false, false));
+    }
+
+    #[test]
+    fn version_digits_are_coerced() {
+        let mut n = Node::new("checkout", "c", vec!["c".into()]);
+        n.data = Some(serde_json::json!({"kernel_revision": {"version": {"version": "6", "patchlevel": "1", "sublevel": ""}}}));
+        coerce_kernel_version(&mut n).unwrap();
+        let v = &n.data.as_ref().unwrap()["kernel_revision"]["version"];
+        assert_eq!(v["version"], 6);
+        assert_eq!(v["sublevel"], "");
+        n.data = Some(serde_json::json!({"kernel_revision": {"version": {"version": "six"}}}));
+        assert!(coerce_kernel_version(&mut n).is_err());
+        n.data = Some(serde_json::json!({"kernel_revision": null}));
+        assert!(coerce_kernel_version(&mut n).is_ok());
+    }
+}

@@ -1,0 +1,81 @@
+//! The HTTP surface: routers per resource, version-prefix handling and fallbacks.
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::state::AppState;
+
+mod nodes;
+mod users;
+
+/// The API versions served; `/v0/...` is the same as `/latest/...`.
+const SUPPORTED_VERSIONS: [&str; 1] = ["v0"];
+
+/// Every route, under `/latest`.
+pub(crate) fn router() -> Router<AppState> {
+    let api = Router::new()
+        .route("/", get(root))
+        .merge(nodes::router())
+        .merge(users::router());
+    Router::new()
+        .nest("/latest", api)
+        .route(&format!("{UNSUPPORTED_VERSION_PATH}/{{v}}"), axum::routing::any(unsupported_version))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn root() -> Json<serde_json::Value> {
+    Json(json!({"message": "KernelCI API"}))
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"})))
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": "Method Not Allowed"})))
+}
+
+/// Where requests for an unsupported `/vN` prefix are sent, to be answered 400.
+const UNSUPPORTED_VERSION_PATH: &str = "/__unsupported_version";
+
+/// Rewrites `/v0/x` and `/x` to `/latest/x` before routing; any other `/vN` goes to a
+/// handler answering 400, as the Python server's `VersionRedirectMiddleware` does.
+pub(crate) fn rewrite_version_prefix(mut req: Request) -> Request {
+    let path = req.uri().path().to_owned();
+    let version = path
+        .strip_prefix("/v")
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
+        .map(|rest| {
+            let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            format!("v{}", &rest[..end])
+        });
+    let new_path = match version {
+        Some(v) if SUPPORTED_VERSIONS.contains(&v.as_str()) => format!("/latest{}", &path[v.len() + 1..]),
+        Some(v) => format!("{UNSUPPORTED_VERSION_PATH}/{v}"),
+        None if path == "/latest" || path.starts_with("/latest/") => return req,
+        None => format!("/latest{path}"),
+    };
+    let new_path = if new_path == "/latest/" { "/latest".to_owned() } else { new_path };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    if let Ok(uri) = pq.parse::<Uri>() {
+        *req.uri_mut() = uri;
+    }
+    req
+}
+
+async fn unsupported_version(axum::extract::Path(v): axum::extract::Path<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from(format!("Unsupported API version: {v}")),
+    )
+        .into_response()
+}

@@ -1,0 +1,168 @@
+//! Node endpoints: `/node/{id}`, `/nodes`, `/nodes/fast`, `/count`, `/nodes/{id}` and
+//! `/batch/nodeset`.
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use maestro_common::{Filter, Node, NodePage};
+use serde_json::Value;
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{json_body, query_bool, query_pairs};
+use crate::nodes::ops;
+use crate::state::AppState;
+
+/// How long `/nodes/fast` may take before it answers 504, as the Python server.
+const FAST_QUERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Default page size of `/nodes`.
+const DEFAULT_LIMIT: u64 = 50;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/node/{id}", get(get_node).put(replace_node).patch(patch_node))
+        .route("/node", axum::routing::post(create_node))
+        .route("/nodes", get(list_nodes))
+        .route("/nodes/fast", get(list_nodes_fast))
+        .route("/nodes/{id}", put(put_hierarchy))
+        .route("/count", get(count_nodes))
+        .route("/batch/nodeset", put(batch_nodeset))
+}
+
+async fn get_node(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Option<Node>>> {
+    let id = ops::parse_id(&id)?;
+    // A missing node is `200 null`, which KernelCI clients rely on.
+    Ok(Json(state.store.get_node(&id).await?))
+}
+
+/// Splits `limit`/`offset` from the filter parameters.
+struct Paged {
+    limit: Option<String>,
+    offset: Option<String>,
+    filter: Filter,
+}
+
+fn paged(raw: Option<&str>) -> ApiResult<Paged> {
+    let mut limit = None;
+    let mut offset = None;
+    let mut rest = Vec::new();
+    for (k, v) in query_pairs(raw) {
+        match k.as_str() {
+            "limit" => limit = Some(v),
+            "offset" => offset = Some(v),
+            _ => rest.push((k, v)),
+        }
+    }
+    let filter = Filter::from_params(rest).map_err(|e| ApiError::BadRequest(e.0))?;
+    Ok(Paged { limit, offset, filter })
+}
+
+/// A paging parameter as FastAPI validates it: an integer of at least `min`, else 422.
+fn page_param(name: &str, raw: Option<&str>, min: u64, default: u64) -> ApiResult<u64> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if n >= min as i64 => Ok(n as u64),
+        Ok(_) => Err(ApiError::unprocessable(
+            &["query", name],
+            format!("Input should be greater than or equal to {min}"),
+            "greater_than_equal",
+            Value::String(raw.to_owned()),
+        )),
+        Err(_) => Err(ApiError::unprocessable(
+            &["query", name],
+            "Input should be a valid integer, unable to parse string as an integer",
+            "int_parsing",
+            Value::String(raw.to_owned()),
+        )),
+    }
+}
+
+async fn list_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<NodePage>> {
+    let p = paged(q.as_deref())?;
+    let limit = page_param("limit", p.limit.as_deref(), 1, DEFAULT_LIMIT)?;
+    let offset = page_param("offset", p.offset.as_deref(), 0, 0)?;
+    let (items, total) = tokio::try_join!(
+        state.store.find_nodes(&p.filter, offset, Some(limit)),
+        state.store.count_nodes(&p.filter),
+    )?;
+    Ok(Json(NodePage { items, total, limit, offset }))
+}
+
+/// `/nodes/fast`: paging values that are not integers are a 400 here, as in the Python server.
+fn fast_param(name: &str, raw: Option<&str>) -> ApiResult<Option<u64>> {
+    raw.map(|r| {
+        r.trim()
+            .parse::<u64>()
+            .map_err(|_| ApiError::BadRequest(format!("Invalid {name}: '{r}' is not a non-negative integer")))
+    })
+    .transpose()
+}
+
+async fn list_nodes_fast(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Vec<Node>>> {
+    let p = paged(q.as_deref())?;
+    let limit = fast_param("limit", p.limit.as_deref())?;
+    let offset = fast_param("offset", p.offset.as_deref())?.unwrap_or(0);
+    let query = state.store.find_nodes(&p.filter, offset, limit);
+    match tokio::time::timeout(FAST_QUERY_TIMEOUT, query).await {
+        Ok(nodes) => Ok(Json(nodes?)),
+        Err(_) => Err(ApiError::Timeout("Timeout while fetching nodes: ".into())),
+    }
+}
+
+async fn count_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<u64>> {
+    // `limit` and `offset` are ignored here (the Python server treated them as filters).
+    let p = paged(q.as_deref())?;
+    Ok(Json(state.store.count_nodes(&p.filter).await?))
+}
+
+async fn create_node(State(state): State<AppState>, CurrentUser(user): CurrentUser, body: Bytes) -> ApiResult<Json<Node>> {
+    let node = ops::create(&*state.store, &user, json_body(&body)?).await?;
+    Ok(Json(node))
+}
+
+/// Reads `?noevent=` (events are another issue; the flag is validated already).
+fn noevent(raw: Option<&str>) -> ApiResult<bool> {
+    let value = query_pairs(raw).into_iter().rev().find(|(k, _)| k == "noevent");
+    value.map_or(Ok(false), |(_, v)| query_bool("noevent", &v))
+}
+
+async fn replace_node(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Json<Node>> {
+    let _noevent = noevent(q.as_deref())?;
+    let updated = ops::replace(&*state.store, &user, &id, json_body(&body)?).await?;
+    Ok(Json(updated.node))
+}
+
+async fn patch_node(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Json<Node>> {
+    let _noevent = noevent(q.as_deref())?;
+    let updated = ops::patch(&*state.store, &user, &id, json_body(&body)?).await?;
+    Ok(Json(updated.node))
+}
+
+async fn put_hierarchy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Vec<Node>>> {
+    let written = ops::put_hierarchy(&*state.store, &user, &id, json_body(&body)?).await?;
+    Ok(Json(written.nodes))
+}
+
+async fn batch_nodeset(State(state): State<AppState>, CurrentUser(user): CurrentUser, body: Bytes) -> ApiResult<Json<u64>> {
+    Ok(Json(ops::batch_set(&*state.store, &user, json_body(&body)?).await?))
+}

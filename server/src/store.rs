@@ -1,0 +1,125 @@
+//! The storage boundary: the [`Store`] trait that both backends implement, and its errors.
+//!
+//! Handlers never talk to a database directly. Everything the API needs from storage is a
+//! method here, with the same semantics on SQLite and MongoDB (checked by
+//! `tests/store_conformance.rs`).
+use async_trait::async_trait;
+use maestro_common::node::ObjectIdHex;
+use maestro_common::{Filter, Node, UserGroupRef};
+
+pub mod mongo;
+pub mod sqlite;
+
+/// A boxed error from a storage driver.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed record does not exist (a replace of a missing node, ...).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A unique key is taken (an insert of an existing id, a duplicate username, ...).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed; the request may be retried.
+    #[error("storage backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One node write of an atomic batch.
+#[derive(Clone, Debug)]
+pub enum NodeWrite {
+    /// Create a node; its `id` must be set and must not exist yet.
+    Insert(Node),
+    /// Replace the whole stored node that has this node's `id`; it must exist.
+    Replace(Node),
+}
+
+impl NodeWrite {
+    /// The node being written.
+    pub fn node(&self) -> &Node {
+        match self {
+            Self::Insert(n) | Self::Replace(n) => n,
+        }
+    }
+}
+
+/// A user account as stored, secrets included. Never serialised to clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredUser {
+    /// 24-hex ObjectId.
+    pub id: ObjectIdHex,
+    /// Email address; unique, case-insensitively.
+    pub email: String,
+    /// argon2id (or, for migrated users, bcrypt) hash in PHC/modular-crypt form.
+    pub hashed_password: String,
+    /// Whether the account may log in.
+    pub is_active: bool,
+    /// Whether the user may do everything.
+    pub is_superuser: bool,
+    /// Whether the email was verified.
+    pub is_verified: bool,
+    /// Unique login name.
+    pub username: String,
+    /// Groups, matched by name.
+    pub groups: Vec<UserGroupRef>,
+}
+
+/// A user group (`usergroup` collection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserGroup {
+    /// 24-hex ObjectId.
+    pub id: ObjectIdHex,
+    /// Unique name.
+    pub name: String,
+}
+
+/// Everything the API stores. Implementations must be safe to share between requests.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Short name of the backend for logs (`sqlite`, `mongodb`).
+    fn backend_name(&self) -> &'static str;
+
+    /// The node with this id, if any.
+    async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>>;
+
+    /// Nodes matching `filter`, ordered by id ascending, skipping `offset` and returning at
+    /// most `limit` (all when `None`).
+    async fn find_nodes(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<Node>>;
+
+    /// How many nodes match `filter`.
+    async fn count_nodes(&self, filter: &Filter) -> StoreResult<u64>;
+
+    /// Applies every write or none of them. An insert of an existing id fails with
+    /// `Conflict`, a replace of a missing id with `NotFound`; either way nothing is written.
+    /// When this returns `Ok`, the writes are durable.
+    async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()>;
+
+    /// Creates a user; `Conflict` if the username or (case-insensitively) the email is taken.
+    async fn insert_user(&self, user: &StoredUser) -> StoreResult<()>;
+
+    /// Replaces a stored user by id; `NotFound` if missing, `Conflict` on a taken
+    /// username or email.
+    async fn update_user(&self, user: &StoredUser) -> StoreResult<()>;
+
+    /// The user with this id.
+    async fn find_user_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<StoredUser>>;
+
+    /// The user with this username (exact match).
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>>;
+
+    /// Creates a group; `Conflict` if the name is taken.
+    async fn insert_group(&self, group: &UserGroup) -> StoreResult<()>;
+
+    /// The group with this name.
+    async fn find_group_by_name(&self, name: &str) -> StoreResult<Option<UserGroup>>;
+}

@@ -1,0 +1,358 @@
+//! The embedded default store: one SQLite database (WAL, `synchronous=FULL`) in the data
+//! directory. Nodes keep their full JSON in `doc`, with the fields that queries filter on
+//! copied into indexed columns.
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use maestro_common::node::ObjectIdHex;
+use maestro_common::{Filter, Node, UserGroupRef};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{NodeWrite, Store, StoreError, StoreResult, StoredUser, UserGroup};
+
+mod filter_sql;
+mod schema;
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "maestro.sqlite3";
+
+/// Reader connections kept open; more are opened on demand and dropped after use.
+const READER_POOL: usize = 4;
+
+/// SQLite-backed [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// SQLite allows one writer at a time; the mutex makes that explicit and avoids
+    /// busy-retries.
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir`, which is created too.
+    pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(backend)?;
+        let path = data_dir.join(DB_FILE);
+        let writer = schema::open_connection(&path).map_err(backend)?;
+        schema::migrate(&writer).map_err(backend)?;
+        Ok(Self {
+            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+        })
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().map_err(|_| poisoned())?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => schema::open_connection(&inner.path).map_err(backend)?,
+            };
+            let out = f(&conn);
+            let mut pool = inner.readers.lock().map_err(|_| poisoned())?;
+            if pool.len() < READER_POOL {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    /// Runs `f` inside one transaction on the writer connection; commits only on `Ok`.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
+            let tx = conn.transaction().map_err(backend)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend("sqlite connection lock poisoned by an earlier panic".into())
+}
+
+fn node_from_doc(doc: &str) -> StoreResult<Node> {
+    serde_json::from_str(doc).map_err(backend)
+}
+
+const NODE_COLUMNS: &str = "id, kind, name, grp, parent, state, result, owner, submitter, \
+    treeid, created, updated, timeout, holdoff, processed_by_kcidb_bridge, retry_counter, doc";
+
+fn bind_node(node: &Node) -> StoreResult<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value as V;
+    let text = |s: Option<&str>| s.map_or(V::Null, |s| V::Text(s.to_owned()));
+    let id = node.id.as_ref().ok_or_else(|| StoreError::Backend("node without an id".into()))?;
+    let doc = serde_json::to_string(node).map_err(backend)?;
+    Ok(vec![
+        V::Text(id.to_string()),
+        V::Text(node.kind.clone()),
+        V::Text(node.name.clone()),
+        text(node.group.as_deref()),
+        text(node.parent.as_ref().map(ObjectIdHex::as_str)),
+        V::Text(node.state.as_str().to_owned()),
+        text(node.result.map(|r| r.as_str())),
+        text(node.owner.as_deref()),
+        text(node.submitter.as_deref()),
+        text(node.treeid.as_deref()),
+        V::Integer(node.created.millis()),
+        V::Integer(node.updated.millis()),
+        V::Integer(node.timeout.millis()),
+        node.holdoff.map_or(V::Null, |t| V::Integer(t.millis())),
+        V::Integer(i64::from(node.processed_by_kcidb_bridge)),
+        V::Integer(node.retry_counter),
+        V::Text(doc),
+    ])
+}
+
+fn apply_write(tx: &rusqlite::Transaction<'_>, write: &NodeWrite) -> StoreResult<()> {
+    let values = bind_node(write.node())?;
+    match write {
+        NodeWrite::Insert(node) => {
+            let sql = format!(
+                "INSERT INTO node ({NODE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            );
+            tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("node {} already exists", node.id_str()))
+                } else {
+                    backend(e)
+                }
+            })?;
+        }
+        NodeWrite::Replace(node) => {
+            let sets = NODE_COLUMNS
+                .split(", ")
+                .skip(1)
+                .map(|c| format!("{c} = ?"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("UPDATE node SET {sets} WHERE id = ?");
+            let mut values = values;
+            let id = values.remove(0);
+            values.push(id);
+            let changed =
+                tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("node {}", node.id_str())));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The user record as kept in the `doc` column.
+#[derive(Serialize, Deserialize)]
+struct UserDoc {
+    email: String,
+    hashed_password: String,
+    is_active: bool,
+    is_superuser: bool,
+    is_verified: bool,
+    username: String,
+    groups: Vec<UserGroupRef>,
+}
+
+fn user_from_row(id: &str, doc: &str) -> StoreResult<StoredUser> {
+    let d: UserDoc = serde_json::from_str(doc).map_err(backend)?;
+    Ok(StoredUser {
+        id: ObjectIdHex::parse(id).map_err(|e| StoreError::Backend(e.into()))?,
+        email: d.email,
+        hashed_password: d.hashed_password,
+        is_active: d.is_active,
+        is_superuser: d.is_superuser,
+        is_verified: d.is_verified,
+        username: d.username,
+        groups: d.groups,
+    })
+}
+
+fn user_doc(u: &StoredUser) -> StoreResult<String> {
+    serde_json::to_string(&UserDoc {
+        email: u.email.clone(),
+        hashed_password: u.hashed_password.clone(),
+        is_active: u.is_active,
+        is_superuser: u.is_superuser,
+        is_verified: u.is_verified,
+        username: u.username.clone(),
+        groups: u.groups.clone(),
+    })
+    .map_err(backend)
+}
+
+fn user_conflict(e: rusqlite::Error, u: &StoredUser) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict(format!("username '{}' or email '{}' is taken", u.username, u.email))
+    } else {
+        backend(e)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached("SELECT doc FROM node WHERE id = ?")
+                .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
+                .map_err(backend)?;
+            doc.as_deref().map(node_from_doc).transpose()
+        })
+        .await
+    }
+
+    async fn find_nodes(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<Node>> {
+        let (clause, mut args) = filter_sql::where_clause(filter);
+        let sql = format!("SELECT doc FROM node WHERE {clause} ORDER BY id LIMIT ? OFFSET ?");
+        args.push(limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)).into());
+        args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            rows.map(|doc| node_from_doc(&doc.map_err(backend)?)).collect()
+        })
+        .await
+    }
+
+    async fn count_nodes(&self, filter: &Filter) -> StoreResult<u64> {
+        let (clause, args) = filter_sql::where_clause(filter);
+        let sql = format!("SELECT count(*) FROM node WHERE {clause}");
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached(&sql)
+                .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args), |r| r.get(0)))
+                .map_err(backend)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()> {
+        self.write(move |tx| writes.iter().try_for_each(|w| apply_write(tx, w))).await
+    }
+
+    async fn insert_user(&self, user: &StoredUser) -> StoreResult<()> {
+        let u = user.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO user (id, username, email, doc) VALUES (?, ?, ?, ?)",
+                params![u.id.as_str(), u.username, u.email, user_doc(&u)?],
+            )
+            .map_err(|e| user_conflict(e, &u))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: &StoredUser) -> StoreResult<()> {
+        let u = user.clone();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE user SET username = ?, email = ?, doc = ? WHERE id = ?",
+                    params![u.username, u.email, user_doc(&u)?, u.id.as_str()],
+                )
+                .map_err(|e| user_conflict(e, &u))?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {}", u.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<StoredUser>> {
+        self.find_user("id", id.to_string()).await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+        self.find_user("username", username.to_owned()).await
+    }
+
+    async fn insert_group(&self, group: &UserGroup) -> StoreResult<()> {
+        let g = group.clone();
+        self.write(move |tx| {
+            tx.execute("INSERT INTO usergroup (id, name) VALUES (?, ?)", params![g.id.as_str(), g.name])
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!("group '{}' exists", g.name))
+                    } else {
+                        backend(e)
+                    }
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_group_by_name(&self, name: &str) -> StoreResult<Option<UserGroup>> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached("SELECT id, name FROM usergroup WHERE name = ?")
+                .and_then(|mut s| s.query_row([&name], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(backend)?;
+            row.map(|(id, name)| {
+                Ok(UserGroup { id: ObjectIdHex::parse(&id).map_err(|e| StoreError::Backend(e.into()))?, name })
+            })
+            .transpose()
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    async fn find_user(&self, column: &'static str, value: String) -> StoreResult<Option<StoredUser>> {
+        let sql = format!("SELECT id, doc FROM user WHERE {column} = ?");
+        self.read(move |c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached(&sql)
+                .and_then(|mut s| s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .map_err(backend)?;
+            row.map(|(id, doc)| user_from_row(&id, &doc)).transpose()
+        })
+        .await
+    }
+}

@@ -1,0 +1,102 @@
+//! SQLite connection set-up and the schema, indexes included.
+use std::path::Path;
+
+use regex::Regex;
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+
+/// Version of the schema below, kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS node (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    grp TEXT,
+    parent TEXT,
+    state TEXT NOT NULL,
+    result TEXT,
+    owner TEXT,
+    submitter TEXT,
+    treeid TEXT,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    timeout INTEGER NOT NULL,
+    holdoff INTEGER,
+    processed_by_kcidb_bridge INTEGER NOT NULL,
+    retry_counter INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+-- What the clients filter on (kernelci-api.md section 13, workloads.md W3). Indexes end in
+-- `id` where a filter is usually paged, so `ORDER BY id LIMIT n` stops early.
+CREATE INDEX IF NOT EXISTS node_parent ON node (parent, id);
+CREATE INDEX IF NOT EXISTS node_kind_created ON node (kind, created);
+CREATE INDEX IF NOT EXISTS node_kind_id ON node (kind, id);
+CREATE INDEX IF NOT EXISTS node_state_timeout ON node (state, timeout);
+CREATE INDEX IF NOT EXISTS node_treeid ON node (treeid, id);
+CREATE INDEX IF NOT EXISTS node_owner ON node (owner, id);
+CREATE INDEX IF NOT EXISTS node_name ON node (name, id);
+CREATE INDEX IF NOT EXISTS node_created ON node (created);
+CREATE INDEX IF NOT EXISTS node_updated ON node (updated);
+CREATE INDEX IF NOT EXISTS node_revision ON node (
+    json_extract(doc, '$.data.kernel_revision.tree'),
+    json_extract(doc, '$.data.kernel_revision.branch'),
+    json_extract(doc, '$.data.kernel_revision.commit'));
+CREATE INDEX IF NOT EXISTS node_commit ON node (json_extract(doc, '$.data.kernel_revision.commit'));
+CREATE TABLE IF NOT EXISTS user (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usergroup (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+";
+
+/// Opens a connection with the settings every connection needs: WAL, full fsync on
+/// commit (an answered write survives a crash or power loss), and the `regexp` function.
+pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    register_regexp(&conn)?;
+    Ok(conn)
+}
+
+/// Creates or upgrades the schema.
+pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    conn.execute_batch(SCHEMA)?;
+    if version < SCHEMA_VERSION {
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(())
+}
+
+/// `X REGEXP P` for the `__re` operator: unanchored and case-sensitive, like MongoDB's
+/// `$regex` without options. The compiled pattern is cached per statement.
+fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let re = ctx.get_or_create_aux(0, |pattern| -> Result<Regex, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Regex::new(pattern.as_str()?)?)
+            })?;
+            let matched = match ctx.get_raw(1) {
+                rusqlite::types::ValueRef::Text(t) => {
+                    std::str::from_utf8(t).is_ok_and(|s| re.is_match(s))
+                }
+                _ => false,
+            };
+            Ok(matched)
+        },
+    )
+}

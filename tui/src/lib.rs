@@ -1,0 +1,1 @@
+//! Terminal monitor (skeleton until its own issue).
