@@ -1,1 +1,2 @@
-fn main(){}
+//! End-to-end tests: the real `maestro-server` binary on a loopback port.
+mod nodes;
