@@ -79,13 +79,17 @@ impl NodeState {
         self == next
             || matches!(
                 (self, next),
-                (Running, Available | Closing | Done) | (Available, Closing | Done) | (Closing, Done)
+                (Running, Available | Closing | Done)
+                    | (Available, Closing | Done)
+                    | (Closing, Done)
             )
     }
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Running, Self::Available, Self::Closing, Self::Done].into_iter().find(|v| v.as_str() == s)
+        [Self::Running, Self::Available, Self::Closing, Self::Done]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
@@ -289,7 +293,12 @@ mod tests {
 
     #[test]
     fn object_ids_are_checked_and_lowercased() {
-        assert_eq!(ObjectIdHex::parse("61BDA8F2EB1A63D2B7152418").unwrap().as_str(), "61bda8f2eb1a63d2b7152418");
+        assert_eq!(
+            ObjectIdHex::parse("61BDA8F2EB1A63D2B7152418")
+                .unwrap()
+                .as_str(),
+            "61bda8f2eb1a63d2b7152418"
+        );
         assert!(ObjectIdHex::parse("xyz").is_err());
     }
 }

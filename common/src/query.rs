@@ -121,8 +121,10 @@ impl Filter {
         K: Into<String>,
         V: Into<String>,
     {
-        let last_wins: BTreeMap<String, String> =
-            params.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let last_wins: BTreeMap<String, String> = params
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         let mut conditions = Vec::with_capacity(last_wins.len());
         for (key, raw) in &last_wins {
             conditions.push(parse_param(key, raw)?);
@@ -132,7 +134,13 @@ impl Filter {
 
     /// A filter of one equality condition.
     pub fn eq(field: &str, value: FilterValue) -> Self {
-        Self { conditions: vec![Condition { field: field.to_owned(), op: Op::Eq, value }] }
+        Self {
+            conditions: vec![Condition {
+                field: field.to_owned(),
+                op: Op::Eq,
+                value,
+            }],
+        }
     }
 }
 
@@ -162,18 +170,22 @@ fn parse_param(key: &str, raw: &str) -> Result<Condition, QueryError> {
     } else {
         typed_value(field, op, raw)?
     };
-    if op == Op::Regex {
-        if let FilterValue::Str(pattern) = &value {
-            regex::Regex::new(pattern)
-                .map_err(|e| QueryError(format!("Invalid regular expression in '{key}': {e}")))?;
-        }
+    if let (Op::Regex, FilterValue::Str(pattern)) = (op, &value) {
+        regex::Regex::new(pattern)
+            .map_err(|e| QueryError(format!("Invalid regular expression in '{key}': {e}")))?;
     }
-    Ok(Condition { field: field.to_owned(), op, value })
+    Ok(Condition {
+        field: field.to_owned(),
+        op,
+        value,
+    })
 }
 
 fn check_field_name(field: &str) -> Result<(), QueryError> {
     let bad = field.is_empty()
-        || field.split('.').any(|seg| seg.is_empty() || seg.starts_with('$'))
+        || field
+            .split('.')
+            .any(|seg| seg.is_empty() || seg.starts_with('$'))
         || field.contains(['\0', '"']);
     if bad {
         return Err(QueryError(format!("Invalid field name: '{field}'")));
@@ -192,7 +204,9 @@ fn typed_value(field: &str, op: Op, raw: &str) -> Result<FilterValue, QueryError
     if op == Op::Regex {
         return match ty {
             FieldType::Generic => Ok(FilterValue::Str(raw.to_owned())),
-            _ => Err(QueryError(format!("Operator '__re' is not supported on field '{field}'"))),
+            _ => Err(QueryError(format!(
+                "Operator '__re' is not supported on field '{field}'"
+            ))),
         };
     }
     if matches!(op, Op::In | Op::Nin) {
@@ -214,9 +228,7 @@ fn scalar(ty: FieldType, op: Op, raw: &str) -> Result<FilterValue, QueryError> {
         return Ok(FilterValue::Null);
     }
     Ok(match ty {
-        FieldType::ObjectId => {
-            FilterValue::ObjectId(ObjectIdHex::parse(raw).map_err(QueryError)?)
-        }
+        FieldType::ObjectId => FilterValue::ObjectId(ObjectIdHex::parse(raw).map_err(QueryError)?),
         FieldType::Time => FilterValue::Time(
             Timestamp::parse_iso(raw)
                 .ok_or_else(|| QueryError(format!("Invalid isoformat string: '{raw}'")))?,
@@ -228,7 +240,8 @@ fn scalar(ty: FieldType, op: Op, raw: &str) -> Result<FilterValue, QueryError> {
             Op::Lt | Op::Lte | Op::Gt | Op::Gte | Op::Ne
                 if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) =>
             {
-                raw.parse().map_or_else(|_| FilterValue::Str(raw.to_owned()), FilterValue::Int)
+                raw.parse()
+                    .map_or_else(|_| FilterValue::Str(raw.to_owned()), FilterValue::Int)
             }
             _ => FilterValue::Str(raw.to_owned()),
         },
@@ -246,20 +259,41 @@ mod tests {
     #[test]
     fn operators_and_typing() {
         let c = one("data.kernel_revision.tree", "mainline").unwrap();
-        assert_eq!((c.op, c.value), (Op::Eq, FilterValue::Str("mainline".into())));
-        assert_eq!(one("processed_by_kcidb_bridge", "False").unwrap().value, FilterValue::Bool(false));
-        assert_eq!(one("retry_counter__gt", "2").unwrap().value, FilterValue::Int(2));
+        assert_eq!(
+            (c.op, c.value),
+            (Op::Eq, FilterValue::Str("mainline".into()))
+        );
+        assert_eq!(
+            one("processed_by_kcidb_bridge", "False").unwrap().value,
+            FilterValue::Bool(false)
+        );
+        assert_eq!(
+            one("retry_counter__gt", "2").unwrap().value,
+            FilterValue::Int(2)
+        );
         assert_eq!(one("data.x__gt", "12").unwrap().value, FilterValue::Int(12));
-        assert_eq!(one("data.x__gt", "-1").unwrap().value, FilterValue::Str("-1".into()));
+        assert_eq!(
+            one("data.x__gt", "-1").unwrap().value,
+            FilterValue::Str("-1".into())
+        );
         assert_eq!(one("parent", "null").unwrap().value, FilterValue::Null);
         assert_eq!(one("holdoff", "null").unwrap().value, FilterValue::Null);
-        assert_eq!(one("data.version__int", "6").unwrap().value, FilterValue::Int(6));
+        assert_eq!(
+            one("data.version__int", "6").unwrap().value,
+            FilterValue::Int(6)
+        );
         assert_eq!(
             one("kind__in", "kbuild,test").unwrap().value,
-            FilterValue::List(vec![FilterValue::Str("kbuild".into()), FilterValue::Str("test".into())])
+            FilterValue::List(vec![
+                FilterValue::Str("kbuild".into()),
+                FilterValue::Str("test".into())
+            ])
         );
         let c = one("created__gte", "2025-01-01T12:00:00+02:00").unwrap();
-        assert_eq!(c.value, FilterValue::Time(Timestamp::parse_iso("2025-01-01T10:00:00").unwrap()));
+        assert_eq!(
+            c.value,
+            FilterValue::Time(Timestamp::parse_iso("2025-01-01T10:00:00").unwrap())
+        );
         assert_eq!(one("a__b__c", "x").unwrap().field, "a__b__c");
         assert_eq!(one("_id", "61bda8f2eb1a63d2b7152418").unwrap().field, "id");
     }

@@ -79,7 +79,11 @@ impl Timestamp {
 
 fn split_date(s: &str) -> Option<(&str, Option<&str>)> {
     // Extended date is 10 chars (YYYY-MM-DD), basic is 8 (YYYYMMDD).
-    let date_len = if s.as_bytes().get(4) == Some(&b'-') { 10 } else { 8 };
+    let date_len = if s.as_bytes().get(4) == Some(&b'-') {
+        10
+    } else {
+        8
+    };
     if s.len() < date_len {
         return None;
     }
@@ -96,7 +100,11 @@ fn split_date(s: &str) -> Option<(&str, Option<&str>)> {
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
     let fmt = if s.len() == 10 { "%Y-%m-%d" } else { "%Y%m%d" };
-    if !s.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (s.len() == 10 && (i == 4 || i == 7) && b == b'-')) {
+    if !s
+        .bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_digit() || (s.len() == 10 && (i == 4 || i == 7) && b == b'-'))
+    {
         return None;
     }
     NaiveDate::parse_from_str(s, fmt).ok()
@@ -121,7 +129,10 @@ fn split_offset(s: &str) -> Option<(&str, Option<FixedOffset>)> {
     if h > 23 || m > 59 || sec > 59 {
         return None;
     }
-    Some((time, FixedOffset::east_opt(sign * (h * 3600 + m * 60 + sec))))
+    Some((
+        time,
+        FixedOffset::east_opt(sign * (h * 3600 + m * 60 + sec)),
+    ))
 }
 
 fn parse_time(s: &str) -> Option<NaiveTime> {
@@ -223,7 +234,14 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse_iso(s), Some(utc), "{s}");
         }
-        for bad in ["", "yesterday", "2025-13-01", "2025-01-01T25:00", "2025-01-01X12", "12"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2025-13-01",
+            "2025-01-01T25:00",
+            "2025-01-01X12",
+            "12",
+        ] {
             assert_eq!(Timestamp::parse_iso(bad), None, "{bad}");
         }
     }

@@ -37,7 +37,11 @@ impl TokenKeys {
     /// Keys from the server secret and the optional secret shared with other KernelCI
     /// services, which is accepted for verification only.
     pub fn new(secret: String, unified_secret: Option<String>, lifetime_secs: u64) -> Self {
-        Self { secret, unified_secret: unified_secret.filter(|s| !s.is_empty()), lifetime_secs }
+        Self {
+            secret,
+            unified_secret: unified_secret.filter(|s| !s.is_empty()),
+            lifetime_secs,
+        }
     }
 
     /// A new access token for `user_id`.
@@ -48,8 +52,12 @@ impl TokenKeys {
             aud: vec![TOKEN_AUDIENCE.to_owned()],
             exp: Some(now + self.lifetime_secs),
         };
-        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(self.secret.as_bytes()))
-            .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+        jsonwebtoken::encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+        .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
     }
 
     /// The user ids that `token` names under each accepted secret, in the order to try them.
@@ -67,7 +75,9 @@ fn decode_subject(token: &str, secret: &str) -> Option<ObjectIdHex> {
     // `exp` is checked when present; a token without one is accepted, as by fastapi-users.
     v.required_spec_claims.clear();
     v.leeway = 0;
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v).ok()?;
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
+            .ok()?;
     ObjectIdHex::parse(&data.claims.sub).ok()
 }
 
@@ -94,14 +104,22 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// The bearer token of a request, if the header has one.
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Resolves the request's token to an active user, or `None`.
 async fn user_from_parts(parts: &Parts, state: &AppState) -> Result<Option<StoredUser>, ApiError> {
-    let Some(token) = bearer(parts) else { return Ok(None) };
+    let Some(token) = bearer(parts) else {
+        return Ok(None);
+    };
     for id in state.tokens.subjects(token) {
         if let Some(user) = state.store.find_user_by_id(&id).await? {
             return Ok(user.is_active.then_some(user));
@@ -116,8 +134,14 @@ pub struct CurrentUser(pub StoredUser);
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        user_from_parts(parts, state).await?.map(Self).ok_or(ApiError::Unauthorized("Unauthorized"))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        user_from_parts(parts, state)
+            .await?
+            .map(Self)
+            .ok_or(ApiError::Unauthorized("Unauthorized"))
     }
 }
 
@@ -127,9 +151,16 @@ pub struct VerifiedUser(pub StoredUser);
 impl FromRequestParts<AppState> for VerifiedUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
-        if user.is_verified { Ok(Self(user)) } else { Err(ApiError::Forbidden) }
+        if user.is_verified {
+            Ok(Self(user))
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
@@ -143,7 +174,11 @@ mod tests {
         let keys = TokenKeys::new("s1".into(), None, 60);
         let token = keys.issue(&id).unwrap();
         assert_eq!(keys.subjects(&token), vec![id.clone()]);
-        assert!(TokenKeys::new("other".into(), None, 60).subjects(&token).is_empty());
+        assert!(
+            TokenKeys::new("other".into(), None, 60)
+                .subjects(&token)
+                .is_empty()
+        );
         let dual = TokenKeys::new("other".into(), Some("s1".into()), 60);
         assert_eq!(dual.subjects(&token), vec![id]);
         assert!(keys.subjects("not.a.token").is_empty());

@@ -24,13 +24,16 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<String> {
             return Ok(s);
         }
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&path).with_context(|| format!("writing {}", path.display()))?;
+    let mut f = opts
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(secret.as_bytes())?;
     f.sync_all()?;
     Ok(secret)
@@ -39,7 +42,10 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<String> {
 /// Creates the `node:edit:any` group, and the first admin when a password is configured
 /// and no user of that name exists.
 pub async fn ensure_admin(state: &AppState, cfg: &Config) -> anyhow::Result<()> {
-    let group = UserGroup { id: new_id(), name: EDIT_ANY_GROUP.to_owned() };
+    let group = UserGroup {
+        id: new_id(),
+        name: EDIT_ANY_GROUP.to_owned(),
+    };
     match state.store.insert_group(&group).await {
         Ok(()) | Err(StoreError::Conflict(_)) => {}
         Err(e) => return Err(e).context("creating the node:edit:any group"),
@@ -47,7 +53,12 @@ pub async fn ensure_admin(state: &AppState, cfg: &Config) -> anyhow::Result<()> 
     let Some(password) = cfg.admin_password.as_ref().filter(|p| !p.0.is_empty()) else {
         return Ok(());
     };
-    if state.store.find_user_by_username(&cfg.admin_username).await?.is_some() {
+    if state
+        .store
+        .find_user_by_username(&cfg.admin_username)
+        .await?
+        .is_some()
+    {
         return Ok(());
     }
     let password = password.0.clone();

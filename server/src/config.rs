@@ -76,7 +76,11 @@ pub struct Config {
     pub admin_email: String,
 
     /// Log filter (tracing's EnvFilter syntax).
-    #[arg(long, env = "MAESTRO_LOG", default_value = "maestro_server=info,tower_http=warn")]
+    #[arg(
+        long,
+        env = "MAESTRO_LOG",
+        default_value = "maestro_server=info,tower_http=warn"
+    )]
     pub log: String,
 }
 
@@ -85,7 +89,10 @@ impl Config {
     pub fn from_env_and_args() -> Self {
         let mut cfg = Self::parse();
         if cfg.mongodb_uri.is_none() {
-            cfg.mongodb_uri = std::env::var("MONGO_SERVICE").ok().filter(|s| !s.is_empty()).map(Secret);
+            cfg.mongodb_uri = std::env::var("MONGO_SERVICE")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(Secret);
         }
         cfg
     }

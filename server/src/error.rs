@@ -41,7 +41,9 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// A 422 with one FastAPI-style problem item.
     pub fn unprocessable(loc: &[&str], msg: impl Into<String>, kind: &str, input: Value) -> Self {
-        Self::Unprocessable(vec![json!({"type": kind, "loc": loc, "msg": msg.into(), "input": input})])
+        Self::Unprocessable(vec![
+            json!({"type": kind, "loc": loc, "msg": msg.into(), "input": input}),
+        ])
     }
 
     /// The 401 for a user who may not edit the node.

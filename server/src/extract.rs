@@ -9,7 +9,12 @@ use crate::error::ApiError;
 /// Parses a JSON body (whatever its `Content-Type`); a syntax error is a 422.
 pub fn json_body(bytes: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::unprocessable(&["body"], format!("JSON decode error: {e}"), "json_invalid", Value::Null)
+        ApiError::unprocessable(
+            &["body"],
+            format!("JSON decode error: {e}"),
+            "json_invalid",
+            Value::Null,
+        )
     })
 }
 
@@ -22,7 +27,11 @@ pub fn from_body<T: DeserializeOwned>(value: Value, loc_prefix: &[&str]) -> Resu
             loc.extend(path.split('.').map(str::to_owned));
         }
         let msg = e.into_inner().to_string();
-        let kind = if msg.starts_with("missing field") { "missing" } else { "value_error" };
+        let kind = if msg.starts_with("missing field") {
+            "missing"
+        } else {
+            "value_error"
+        };
         ApiError::Unprocessable(vec![serde_json::json!({
             "type": kind, "loc": loc, "msg": msg, "input": Value::Null,
         })])
@@ -31,7 +40,12 @@ pub fn from_body<T: DeserializeOwned>(value: Value, loc_prefix: &[&str]) -> Resu
 
 /// The decoded `key=value` pairs of a query string, in order.
 pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Parses a FastAPI-style boolean query value (`true/1/yes/on`, `false/0/no/off`).

@@ -29,9 +29,14 @@ pub type App = tower::util::MapRequest<axum::Router, fn(Request) -> Request>;
 
 /// Builds the HTTP service for `state`.
 pub fn app(state: AppState) -> App {
-    let router = routes::router().layer(TraceLayer::new_for_http()).with_state(state);
+    let router = routes::router()
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
     // The rewrite must wrap the whole router: a layer inside it would run after routing.
-    tower::ServiceExt::map_request(router, routes::rewrite_version_prefix as fn(Request) -> Request)
+    tower::ServiceExt::map_request(
+        router,
+        routes::rewrite_version_prefix as fn(Request) -> Request,
+    )
 }
 
 /// Opens the configured store and prepares the state (secret key, first admin).
@@ -42,9 +47,11 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
                 .await
                 .context("connecting to MongoDB")?,
         ),
-        None => Arc::new(store::sqlite::SqliteStore::open(&cfg.data_dir).with_context(|| {
-            format!("opening the SQLite store in {}", cfg.data_dir.display())
-        })?),
+        None => Arc::new(
+            store::sqlite::SqliteStore::open(&cfg.data_dir).with_context(|| {
+                format!("opening the SQLite store in {}", cfg.data_dir.display())
+            })?,
+        ),
     };
     let secret = match &cfg.secret_key {
         Some(s) if !s.0.is_empty() => s.0.clone(),
@@ -55,7 +62,10 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
         cfg.unified_secret.as_ref().map(|s| s.0.clone()),
         cfg.token_lifetime_secs,
     );
-    let state = AppState { store, tokens: Arc::new(tokens) };
+    let state = AppState {
+        store,
+        tokens: Arc::new(tokens),
+    };
     bootstrap::ensure_admin(&state, cfg).await?;
     Ok(state)
 }

@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cfg = Config::from_env_and_args();
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::new(&cfg.log)).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(&cfg.log))
+        .init();
     let state = maestro_server::build_state(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
@@ -21,7 +23,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

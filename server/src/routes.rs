@@ -23,7 +23,10 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(users::router());
     Router::new()
         .nest("/latest", api)
-        .route(&format!("{UNSUPPORTED_VERSION_PATH}/{{v}}"), axum::routing::any(unsupported_version))
+        .route(
+            &format!("{UNSUPPORTED_VERSION_PATH}/{{v}}"),
+            axum::routing::any(unsupported_version),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -37,7 +40,10 @@ async fn not_found() -> impl IntoResponse {
 }
 
 async fn method_not_allowed() -> impl IntoResponse {
-    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": "Method Not Allowed"})))
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({"detail": "Method Not Allowed"})),
+    )
 }
 
 /// Where requests for an unsupported `/vN` prefix are sent, to be answered 400.
@@ -51,16 +57,24 @@ pub(crate) fn rewrite_version_prefix(mut req: Request) -> Request {
         .strip_prefix("/v")
         .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'))
         .map(|rest| {
-            let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
             format!("v{}", &rest[..end])
         });
     let new_path = match version {
-        Some(v) if SUPPORTED_VERSIONS.contains(&v.as_str()) => format!("/latest{}", &path[v.len() + 1..]),
+        Some(v) if SUPPORTED_VERSIONS.contains(&v.as_str()) => {
+            format!("/latest{}", &path[v.len() + 1..])
+        }
         Some(v) => format!("{UNSUPPORTED_VERSION_PATH}/{v}"),
         None if path == "/latest" || path.starts_with("/latest/") => return req,
         None => format!("/latest{path}"),
     };
-    let new_path = if new_path == "/latest/" { "/latest".to_owned() } else { new_path };
+    let new_path = if new_path == "/latest/" {
+        "/latest".to_owned()
+    } else {
+        new_path
+    };
     let pq = match req.uri().query() {
         Some(q) => format!("{new_path}?{q}"),
         None => new_path,

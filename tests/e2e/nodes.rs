@@ -25,23 +25,44 @@ async fn tree_survives_a_crash(backend: Backend) {
     let mut kb_done = kb.clone();
     kb_done["state"] = json!("available");
     let (s, written) = admin
-        .call(Method::PUT, &format!("/latest/nodes/{}", kb["id"].as_str().unwrap()), Some(&json!({"node": kb_done, "child_nodes": tests})))
+        .call(
+            Method::PUT,
+            &format!("/latest/nodes/{}", kb["id"].as_str().unwrap()),
+            Some(&json!({"node": kb_done, "child_nodes": tests})),
+        )
         .await;
     assert_eq!(s, 200, "{written}");
     assert_eq!(written.as_array().unwrap().len(), 51);
-    let (s, _) = admin.call(Method::PATCH, &format!("/latest/node/{rid}"), Some(&json!({"state": "done", "result": "pass"}))).await;
+    let (s, _) = admin
+        .call(
+            Method::PATCH,
+            &format!("/latest/node/{rid}"),
+            Some(&json!({"state": "done", "result": "pass"})),
+        )
+        .await;
     assert_eq!(s, 200);
 
     // Everything answered 200 must be there after a SIGKILL.
     let server = server.crash_and_restart();
     let anon = server.client();
     assert_eq!(anon.get("/latest/count?kind=test").await, json!(50));
-    assert_eq!(anon.get("/latest/count?kind=test&result=fail").await, json!(10));
+    assert_eq!(
+        anon.get("/latest/count?kind=test&result=fail").await,
+        json!(10)
+    );
     let page = anon.get("/latest/nodes?treeid=tree-abc123&limit=100").await;
     assert_eq!(page["total"], 52);
     let node = anon.get(&format!("/latest/node/{rid}")).await;
-    assert_eq!((node["state"].clone(), node["result"].clone()), (json!("done"), json!("pass")));
-    let fast = anon.get(&format!("/latest/nodes/fast?parent={}&state=done&name__re=^t1", kb["id"].as_str().unwrap())).await;
+    assert_eq!(
+        (node["state"].clone(), node["result"].clone()),
+        (json!("done"), json!("pass"))
+    );
+    let fast = anon
+        .get(&format!(
+            "/latest/nodes/fast?parent={}&state=done&name__re=^t1",
+            kb["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(fast.as_array().unwrap().len(), 11, "t1 and t10..t19");
     // The token issued before the crash still works (the secret is kept in the data dir).
     let (s, who) = admin.call(Method::GET, "/latest/whoami", None).await;

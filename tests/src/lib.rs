@@ -32,7 +32,9 @@ impl Backend {
                 database: format!("e2e_{test}_{}_{}", std::process::id(), rand_suffix()),
             }),
             _ if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("MAESTRO_TEST_MONGODB_URI is not set: a MongoDB-wire server is required in CI")
+                panic!(
+                    "MAESTRO_TEST_MONGODB_URI is not set: a MongoDB-wire server is required in CI"
+                )
             }
             _ => {
                 eprintln!("skipping {test} on MongoDB: MAESTRO_TEST_MONGODB_URI is not set");
@@ -43,7 +45,9 @@ impl Backend {
 }
 
 fn rand_suffix() -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     u64::from(t.subsec_nanos())
 }
 
@@ -51,7 +55,10 @@ fn rand_suffix() -> u64 {
 pub fn server_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/e2e-<hash> -> target/<profile>/maestro-server
-    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
     let bin = dir.join("maestro-server");
     if !bin.exists() {
         let status = Command::new(env!("CARGO"))
@@ -102,10 +109,20 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("creating the server log"));
         if let Backend::Mongo { uri, database } = &backend {
-            cmd.arg("--mongodb-uri").arg(uri).arg("--mongodb-database").arg(database);
+            cmd.arg("--mongodb-uri")
+                .arg(uri)
+                .arg("--mongodb-database")
+                .arg(database);
         }
         let child = cmd.spawn().expect("starting maestro-server");
-        let mut server = Self { child, url: format!("http://{addr}"), addr, data_dir, backend, log };
+        let mut server = Self {
+            child,
+            url: format!("http://{addr}"),
+            addr,
+            data_dir,
+            backend,
+            log,
+        };
         server.wait_ready();
         server
     }
@@ -121,7 +138,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("maestro-server did not listen within {START_TIMEOUT:?}:\n{}", self.log_text());
+        panic!(
+            "maestro-server did not listen within {START_TIMEOUT:?}:\n{}",
+            self.log_text()
+        );
     }
 
     /// What the server wrote to stderr.
@@ -141,7 +161,11 @@ impl Server {
 
     /// An HTTP client for this server.
     pub fn client(&self) -> Client {
-        Client { http: reqwest::Client::new(), base: self.url.clone(), token: None }
+        Client {
+            http: reqwest::Client::new(),
+            base: self.url.clone(),
+            token: None,
+        }
     }
 
     /// A client logged in as the admin.
@@ -180,7 +204,12 @@ pub struct Client {
 
 impl Client {
     /// Sends `method path` with an optional JSON body; returns status and JSON (or null).
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -203,9 +232,10 @@ impl Client {
 
     /// POST a node; returns it.
     pub async fn create(&self, node: &Value) -> Value {
-        let (s, v) = self.call(reqwest::Method::POST, "/latest/node", Some(node)).await;
+        let (s, v) = self
+            .call(reqwest::Method::POST, "/latest/node", Some(node))
+            .await;
         assert_eq!(s, 200, "POST /node: {v}");
         v
     }
 }
-

@@ -17,6 +17,7 @@ pub fn may_edit(user: &StoredUser, node: &Node) -> bool {
         return true;
     }
     node.runtime().is_some_and(|rt| {
-        in_group(&format!("runtime:{rt}:node-editor")) || in_group(&format!("runtime:{rt}:node-admin"))
+        in_group(&format!("runtime:{rt}:node-editor"))
+            || in_group(&format!("runtime:{rt}:node-admin"))
     })
 }

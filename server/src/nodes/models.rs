@@ -195,13 +195,21 @@ pub fn check_data(model: &Model, data: Option<&Value>) -> Result<Value, String> 
     Err(msg)
 }
 
-fn check_model(model: &Model, obj: &Map<String, Value>, loc: &str, out: &mut Vec<Problem>) -> Map<String, Value> {
+fn check_model(
+    model: &Model,
+    obj: &Map<String, Value>,
+    loc: &str,
+    out: &mut Vec<Problem>,
+) -> Map<String, Value> {
     let mut norm = Map::new();
     for &(name, ty, required) in model.fields {
         let here = format!("{loc}.{name}");
         let value = match obj.get(name) {
             None if required => {
-                out.push(Problem { loc: here, msg: "Field required".into() });
+                out.push(Problem {
+                    loc: here,
+                    msg: "Field required".into(),
+                });
                 Value::Null
             }
             None => default_of(ty),
@@ -222,7 +230,10 @@ fn default_of(ty: Ty) -> Value {
 
 fn check_value(ty: Ty, v: &Value, loc: &str, out: &mut Vec<Problem>) -> Value {
     let bad = |out: &mut Vec<Problem>, msg: &str| {
-        out.push(Problem { loc: loc.to_owned(), msg: format!("{msg} [input_value={v}]") });
+        out.push(Problem {
+            loc: loc.to_owned(),
+            msg: format!("{msg} [input_value={v}]"),
+        });
         Value::Null
     };
     // Every field is Optional in the models except the required Revision/KernelVersion ones,
@@ -253,7 +264,10 @@ fn check_value(ty: Ty, v: &Value, loc: &str, out: &mut Vec<Problem>) -> Value {
         },
         Ty::ErrorCode => match v.as_str() {
             Some(s) if ERROR_CODES.contains(&s) => v.clone(),
-            _ => bad(out, &format!("Input should be {}", quoted_list(&ERROR_CODES))),
+            _ => bad(
+                out,
+                &format!("Input should be {}", quoted_list(&ERROR_CODES)),
+            ),
         },
         Ty::ObjectId => match v.as_str() {
             Some(s) if maestro_common::node::ObjectIdHex::parse(s).is_ok() => {
@@ -264,7 +278,8 @@ fn check_value(ty: Ty, v: &Value, loc: &str, out: &mut Vec<Problem>) -> Value {
         Ty::ObjectIdListDefault => match v {
             Value::Array(items)
                 if items.iter().all(|i| {
-                    i.as_str().is_some_and(|s| maestro_common::node::ObjectIdHex::parse(s).is_ok())
+                    i.as_str()
+                        .is_some_and(|s| maestro_common::node::ObjectIdHex::parse(s).is_ok())
                 }) =>
             {
                 v.clone()
@@ -277,7 +292,13 @@ fn check_value(ty: Ty, v: &Value, loc: &str, out: &mut Vec<Problem>) -> Value {
         },
         Ty::Model(m) => match v {
             Value::Object(obj) => Value::Object(check_model(m, obj, loc, out)),
-            _ => bad(out, &format!("Input should be a valid dictionary or instance of {}", m.name)),
+            _ => bad(
+                out,
+                &format!(
+                    "Input should be a valid dictionary or instance of {}",
+                    m.name
+                ),
+            ),
         },
     }
 }
@@ -308,10 +329,19 @@ mod tests {
 
     #[test]
     fn problems_are_reported_pydantic_style() {
-        let err = check_data(&CHECKOUT, Some(&json!({"kernel_revision": {"tree": "t"}}))).unwrap_err();
-        assert!(err.starts_with("3 validation errors for CheckoutData\ndata.kernel_revision.url\n  Field required"), "{err}");
+        let err =
+            check_data(&CHECKOUT, Some(&json!({"kernel_revision": {"tree": "t"}}))).unwrap_err();
+        assert!(
+            err.starts_with(
+                "3 validation errors for CheckoutData\ndata.kernel_revision.url\n  Field required"
+            ),
+            "{err}"
+        );
         let err = check_data(&CHECKOUT, None).unwrap_err();
-        assert!(err.contains("Input should be a valid dictionary or instance of CheckoutData"), "{err}");
+        assert!(
+            err.contains("Input should be a valid dictionary or instance of CheckoutData"),
+            "{err}"
+        );
         let err = check_data(&KBUILD, Some(&json!({"error_code": "nope"}))).unwrap_err();
         assert!(err.contains("data.error_code"), "{err}");
         let bad_version = json!({"kernel_revision": {"tree": "t", "url": "https://x", "branch": "b",
@@ -321,7 +351,10 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_rejected() {
-        assert_eq!(model_for_kind("node").err().unwrap(), "Unsupported node kind: node");
+        assert_eq!(
+            model_for_kind("node").err().unwrap(),
+            "Unsupported node kind: node"
+        );
         assert!(model_for_kind("process").unwrap().is_none());
     }
 }

@@ -24,7 +24,9 @@ pub fn parse_id(raw: &str) -> ApiResult<ObjectIdHex> {
 /// Validates `node.data` against its kind's model; returns the normalised data.
 fn check_kind_data(node: &Node) -> ApiResult<Option<Value>> {
     match model_for_kind(&node.kind).map_err(ApiError::BadRequest)? {
-        Some(model) => check_data(model, node.data.as_ref()).map(Some).map_err(ApiError::BadRequest),
+        Some(model) => check_data(model, node.data.as_ref())
+            .map(Some)
+            .map_err(ApiError::BadRequest),
         None => Ok(node.data.clone()),
     }
 }
@@ -63,7 +65,11 @@ fn normalise_artifacts(artifacts: &mut Option<Map<String, Value>>) -> Result<(),
             Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
                 *value = Value::String(u.to_string());
             }
-            _ => return Err(format!("artifacts.{name}: Input should be a valid URL with scheme http or https")),
+            _ => {
+                return Err(format!(
+                    "artifacts.{name}: Input should be a valid URL with scheme http or https"
+                ));
+            }
         }
     }
     Ok(())
@@ -74,7 +80,12 @@ fn check_unique_groups(groups: &[String]) -> ApiResult<()> {
     if groups.iter().all(|g| seen.insert(g)) {
         Ok(())
     } else {
-        Err(ApiError::unprocessable(&["body", "user_groups"], "Value error, Groups must have unique names.", "value_error", Value::Null))
+        Err(ApiError::unprocessable(
+            &["body", "user_groups"],
+            "Value error, Groups must have unique names.",
+            "value_error",
+            Value::Null,
+        ))
     }
 }
 
@@ -82,7 +93,12 @@ fn check_unique_groups(groups: &[String]) -> ApiResult<()> {
 fn node_from_body(body: Value, loc: &[&str]) -> ApiResult<Node> {
     let mut node: Node = from_body(body, loc)?;
     normalise_artifacts(&mut node.artifacts).map_err(|msg| {
-        ApiError::unprocessable(&[loc, &["artifacts"]].concat(), msg, "url_parsing", Value::Null)
+        ApiError::unprocessable(
+            &[loc, &["artifacts"]].concat(),
+            msg,
+            "url_parsing",
+            Value::Null,
+        )
     })?;
     check_unique_groups(&node.user_groups)?;
     Ok(node)
@@ -106,22 +122,30 @@ pub async fn create(store: &dyn Store, user: &StoredUser, body: Value) -> ApiRes
     let mut node = node_from_body(body, &["body"])?;
     coerce_kernel_version(&mut node)?;
     check_kind_data(&node)?;
-    if let Some(parent) = &node.parent {
-        if store.get_node(parent).await?.is_none() {
-            return Err(ApiError::NotFound(format!("Parent not found with id: {parent}")));
-        }
+    if let Some(parent) = &node.parent
+        && store.get_node(parent).await?.is_none()
+    {
+        return Err(ApiError::NotFound(format!(
+            "Parent not found with id: {parent}"
+        )));
     }
     for group in &node.user_groups {
         if store.find_group_by_name(group).await?.is_none() {
-            return Err(ApiError::BadRequest(format!("User group does not exist with name: {group}")));
+            return Err(ApiError::BadRequest(format!(
+                "User group does not exist with name: {group}"
+            )));
         }
     }
     if let Some(id) = &node.id {
-        return Err(ApiError::BadRequest(format!("Object cannot be created with id: {id}")));
+        return Err(ApiError::BadRequest(format!(
+            "Object cannot be created with id: {id}"
+        )));
     }
     node.owner = Some(user.username.clone());
     node.id = Some(new_id());
-    store.write_nodes(vec![NodeWrite::Insert(node.clone())]).await?;
+    store
+        .write_nodes(vec![NodeWrite::Insert(node.clone())])
+        .await?;
     Ok(node)
 }
 
@@ -135,7 +159,10 @@ fn check_transition(from: NodeState, to: NodeState) -> ApiResult<()> {
     if from.may_become(to) {
         Ok(())
     } else {
-        Err(ApiError::BadRequest(format!("Transition not allowed with state: {}", to.as_str())))
+        Err(ApiError::BadRequest(format!(
+            "Transition not allowed with state: {}",
+            to.as_str()
+        )))
     }
 }
 
@@ -148,7 +175,12 @@ pub struct Updated {
 }
 
 /// `PUT /node/{id}`: replaces every field but `owner`, `submitter` and `user_groups`.
-pub async fn replace(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Value) -> ApiResult<Updated> {
+pub async fn replace(
+    store: &dyn Store,
+    user: &StoredUser,
+    raw_id: &str,
+    body: Value,
+) -> ApiResult<Updated> {
     let stored = load_editable(store, user, raw_id).await?;
     let mut node = node_from_body(body, &["body"])?;
     coerce_kernel_version(&mut node)?;
@@ -164,18 +196,35 @@ pub async fn replace(store: &dyn Store, user: &StoredUser, raw_id: &str, body: V
         node.processed_by_kcidb_bridge,
     );
     if node.parent == node.id {
-        return Err(ApiError::BadRequest("Parent cannot be the same as the object".into()));
+        return Err(ApiError::BadRequest(
+            "Parent cannot be the same as the object".into(),
+        ));
     }
     node.updated = Timestamp::now();
-    store.write_nodes(vec![NodeWrite::Replace(node.clone())]).await?;
-    Ok(Updated { node, previous: stored })
+    store
+        .write_nodes(vec![NodeWrite::Replace(node.clone())])
+        .await?;
+    Ok(Updated {
+        node,
+        previous: stored,
+    })
 }
 
 /// `PATCH /node/{id}`: sets the fields present in the body, each replacing the whole value.
-pub async fn patch(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Value) -> ApiResult<Updated> {
+pub async fn patch(
+    store: &dyn Store,
+    user: &StoredUser,
+    raw_id: &str,
+    body: Value,
+) -> ApiResult<Updated> {
     let stored = load_editable(store, user, raw_id).await?;
     let Value::Object(fields) = body else {
-        return Err(ApiError::unprocessable(&["body"], "Input should be a valid dictionary", "dict_type", body));
+        return Err(ApiError::unprocessable(
+            &["body"],
+            "Input should be a valid dictionary",
+            "dict_type",
+            body,
+        ));
     };
     let mut node = stored.clone();
     let mut any = false;
@@ -216,7 +265,10 @@ pub async fn patch(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Val
             "timeout" => {
                 let t: Option<Timestamp> = from_body(value, &loc)?;
                 node.timeout = t.ok_or_else(|| {
-                    ApiError::BadRequest("1 validation error for Node\ntimeout\n  Input should be a valid datetime".into())
+                    ApiError::BadRequest(
+                        "1 validation error for Node\ntimeout\n  Input should be a valid datetime"
+                            .into(),
+                    )
                 })?;
                 true
             }
@@ -249,8 +301,13 @@ pub async fn patch(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Val
         node.processed_by_kcidb_bridge = false;
     }
     node.updated = Timestamp::now();
-    store.write_nodes(vec![NodeWrite::Replace(node.clone())]).await?;
-    Ok(Updated { node, previous: stored })
+    store
+        .write_nodes(vec![NodeWrite::Replace(node.clone())])
+        .await?;
+    Ok(Updated {
+        node,
+        previous: stored,
+    })
 }
 
 /// The result of a hierarchy write: every node written, root first, depth-first.
@@ -262,16 +319,30 @@ pub struct HierarchyWritten {
 }
 
 /// `PUT /nodes/{id}`: replaces the root and writes its descendants, all or nothing.
-pub async fn put_hierarchy(store: &dyn Store, user: &StoredUser, raw_id: &str, body: Value) -> ApiResult<HierarchyWritten> {
+pub async fn put_hierarchy(
+    store: &dyn Store,
+    user: &StoredUser,
+    raw_id: &str,
+    body: Value,
+) -> ApiResult<HierarchyWritten> {
     let hierarchy: Hierarchy = from_body(body, &["body"])?;
     let root = load_editable(store, user, raw_id).await?;
     let now = Timestamp::now();
     let mut writes = Vec::new();
     let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];
     while let Some((level, parent_id, is_root)) = stack.pop() {
-        let Hierarchy { mut node, child_nodes } = level;
-        normalise_artifacts(&mut node.artifacts)
-            .map_err(|m| ApiError::unprocessable(&["body", "node", "artifacts"], m, "url_parsing", Value::Null))?;
+        let Hierarchy {
+            mut node,
+            child_nodes,
+        } = level;
+        normalise_artifacts(&mut node.artifacts).map_err(|m| {
+            ApiError::unprocessable(
+                &["body", "node", "artifacts"],
+                m,
+                "url_parsing",
+                Value::Null,
+            )
+        })?;
         if is_root {
             node.id = root.id.clone();
         }
@@ -288,21 +359,24 @@ pub async fn put_hierarchy(store: &dyn Store, user: &StoredUser, raw_id: &str, b
             Some(id) if is_root => {
                 node.updated = now;
                 if node.parent.as_ref() == Some(id) {
-                    return Err(ApiError::BadRequest("Parent cannot be the same as the object".into()));
+                    return Err(ApiError::BadRequest(
+                        "Parent cannot be the same as the object".into(),
+                    ));
                 }
                 NodeWrite::Replace(node)
             }
             Some(id) => {
                 // Unlike the Python server (quirk 21), existing children need edit rights too.
-                let existing = store
-                    .get_node(id)
-                    .await?
-                    .ok_or_else(|| ApiError::BadRequest(format!("No object found with id: {id}")))?;
+                let existing = store.get_node(id).await?.ok_or_else(|| {
+                    ApiError::BadRequest(format!("No object found with id: {id}"))
+                })?;
                 if !may_edit(user, &existing) {
                     return Err(ApiError::not_node_editor());
                 }
                 if node.parent.as_ref() == Some(id) {
-                    return Err(ApiError::BadRequest("Parent cannot be the same as the object".into()));
+                    return Err(ApiError::BadRequest(
+                        "Parent cannot be the same as the object".into(),
+                    ));
                 }
                 node.updated = now;
                 NodeWrite::Replace(node)
@@ -321,7 +395,10 @@ pub async fn put_hierarchy(store: &dyn Store, user: &StoredUser, raw_id: &str, b
     }
     let nodes = writes.iter().map(|w| w.node().clone()).collect();
     store.write_nodes(writes).await?;
-    Ok(HierarchyWritten { nodes, previous_root: root })
+    Ok(HierarchyWritten {
+        nodes,
+        previous_root: root,
+    })
 }
 
 /// `PUT /batch/nodeset`: sets `processed_by_kcidb_bridge` on the listed nodes the caller
@@ -382,7 +459,9 @@ mod tests {
     #[test]
     fn version_digits_are_coerced() {
         let mut n = Node::new("checkout", "c", vec!["c".into()]);
-        n.data = Some(serde_json::json!({"kernel_revision": {"version": {"version": "6", "patchlevel": "1", "sublevel": ""}}}));
+        n.data = Some(
+            serde_json::json!({"kernel_revision": {"version": {"version": "6", "patchlevel": "1", "sublevel": ""}}}),
+        );
         coerce_kernel_version(&mut n).unwrap();
         let v = &n.data.as_ref().unwrap()["kernel_revision"]["version"];
         assert_eq!(v["version"], 6);

@@ -23,7 +23,10 @@ const DEFAULT_LIMIT: u64 = 50;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/node/{id}", get(get_node).put(replace_node).patch(patch_node))
+        .route(
+            "/node/{id}",
+            get(get_node).put(replace_node).patch(patch_node),
+        )
         .route("/node", axum::routing::post(create_node))
         .route("/nodes", get(list_nodes))
         .route("/nodes/fast", get(list_nodes_fast))
@@ -32,7 +35,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/batch/nodeset", put(batch_nodeset))
 }
 
-async fn get_node(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Option<Node>>> {
+async fn get_node(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Option<Node>>> {
     let id = ops::parse_id(&id)?;
     // A missing node is `200 null`, which KernelCI clients rely on.
     Ok(Json(state.store.get_node(&id).await?))
@@ -57,7 +63,11 @@ fn paged(raw: Option<&str>) -> ApiResult<Paged> {
         }
     }
     let filter = Filter::from_params(rest).map_err(|e| ApiError::BadRequest(e.0))?;
-    Ok(Paged { limit, offset, filter })
+    Ok(Paged {
+        limit,
+        offset,
+        filter,
+    })
 }
 
 /// A paging parameter as FastAPI validates it: an integer of at least `min`, else 422.
@@ -80,7 +90,10 @@ fn page_param(name: &str, raw: Option<&str>, min: u64, default: u64) -> ApiResul
     }
 }
 
-async fn list_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<NodePage>> {
+async fn list_nodes(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<NodePage>> {
     let p = paged(q.as_deref())?;
     let limit = page_param("limit", p.limit.as_deref(), 1, DEFAULT_LIMIT)?;
     let offset = page_param("offset", p.offset.as_deref(), 0, 0)?;
@@ -88,20 +101,30 @@ async fn list_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
         state.store.find_nodes(&p.filter, offset, Some(limit)),
         state.store.count_nodes(&p.filter),
     )?;
-    Ok(Json(NodePage { items, total, limit, offset }))
+    Ok(Json(NodePage {
+        items,
+        total,
+        limit,
+        offset,
+    }))
 }
 
 /// `/nodes/fast`: paging values that are not integers are a 400 here, as in the Python server.
 fn fast_param(name: &str, raw: Option<&str>) -> ApiResult<Option<u64>> {
     raw.map(|r| {
-        r.trim()
-            .parse::<u64>()
-            .map_err(|_| ApiError::BadRequest(format!("Invalid {name}: '{r}' is not a non-negative integer")))
+        r.trim().parse::<u64>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "Invalid {name}: '{r}' is not a non-negative integer"
+            ))
+        })
     })
     .transpose()
 }
 
-async fn list_nodes_fast(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Vec<Node>>> {
+async fn list_nodes_fast(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Vec<Node>>> {
     let p = paged(q.as_deref())?;
     let limit = fast_param("limit", p.limit.as_deref())?;
     let offset = fast_param("offset", p.offset.as_deref())?.unwrap_or(0);
@@ -118,14 +141,21 @@ async fn count_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> Ap
     Ok(Json(state.store.count_nodes(&p.filter).await?))
 }
 
-async fn create_node(State(state): State<AppState>, CurrentUser(user): CurrentUser, body: Bytes) -> ApiResult<Json<Node>> {
+async fn create_node(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    body: Bytes,
+) -> ApiResult<Json<Node>> {
     let node = ops::create(&*state.store, &user, json_body(&body)?).await?;
     Ok(Json(node))
 }
 
 /// Reads `?noevent=` (events are another issue; the flag is validated already).
 fn noevent(raw: Option<&str>) -> ApiResult<bool> {
-    let value = query_pairs(raw).into_iter().rev().find(|(k, _)| k == "noevent");
+    let value = query_pairs(raw)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "noevent");
     value.map_or(Ok(false), |(_, v)| query_bool("noevent", &v))
 }
 
@@ -163,6 +193,12 @@ async fn put_hierarchy(
     Ok(Json(written.nodes))
 }
 
-async fn batch_nodeset(State(state): State<AppState>, CurrentUser(user): CurrentUser, body: Bytes) -> ApiResult<Json<u64>> {
-    Ok(Json(ops::batch_set(&*state.store, &user, json_body(&body)?).await?))
+async fn batch_nodeset(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    body: Bytes,
+) -> ApiResult<Json<u64>> {
+    Ok(Json(
+        ops::batch_set(&*state.store, &user, json_body(&body)?).await?,
+    ))
 }

@@ -14,7 +14,9 @@ use crate::state::AppState;
 use crate::store::StoredUser;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/user/login", post(login)).route("/whoami", get(whoami))
+    Router::new()
+        .route("/user/login", post(login))
+        .route("/whoami", get(whoami))
 }
 
 /// The public form of a stored user.
@@ -36,18 +38,23 @@ fn missing_form_field(name: &str) -> ApiError {
 
 async fn login(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<LoginResponse>> {
     let form = query_pairs(std::str::from_utf8(&body).ok());
-    let field = |name: &str| form.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let field = |name: &str| {
+        form.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let username = field("username").ok_or_else(|| missing_form_field("username"))?;
     let password = field("password").ok_or_else(|| missing_form_field("password"))?;
-    if let Some(grant) = field("grant_type") {
-        if grant != "password" {
-            return Err(ApiError::unprocessable(
-                &["body", "grant_type"],
-                "String should match pattern '^password$'",
-                "string_pattern_mismatch",
-                Value::String(grant),
-            ));
-        }
+    if let Some(grant) = field("grant_type")
+        && grant != "password"
+    {
+        return Err(ApiError::unprocessable(
+            &["body", "grant_type"],
+            "String should match pattern '^password$'",
+            "string_pattern_mismatch",
+            Value::String(grant),
+        ));
     }
     let bad = || ApiError::BadRequest("LOGIN_BAD_CREDENTIALS".into());
     let Some(user) = state.store.find_user_by_username(&username).await? else {
@@ -65,7 +72,10 @@ async fn login(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Log
         return Err(ApiError::BadRequest("LOGIN_USER_NOT_VERIFIED".into()));
     }
     let access_token = state.tokens.issue(&user.id)?;
-    Ok(Json(LoginResponse { access_token, token_type: "bearer".into() }))
+    Ok(Json(LoginResponse {
+        access_token,
+        token_type: "bearer".into(),
+    }))
 }
 
 async fn whoami(VerifiedUser(user): VerifiedUser) -> Json<UserRead> {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{NodeWrite, Store, StoreError, StoreResult, StoredUser, UserGroup};
 
 mod filter_sql;
+mod json_match;
 mod schema;
 
 /// Name of the database file inside the data directory.
@@ -51,7 +52,11 @@ impl SqliteStore {
         let writer = schema::open_connection(&path).map_err(backend)?;
         schema::migrate(&writer).map_err(backend)?;
         Ok(Self {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
         })
     }
 
@@ -112,7 +117,10 @@ const NODE_COLUMNS: &str = "id, kind, name, grp, parent, state, result, owner, s
 fn bind_node(node: &Node) -> StoreResult<Vec<rusqlite::types::Value>> {
     use rusqlite::types::Value as V;
     let text = |s: Option<&str>| s.map_or(V::Null, |s| V::Text(s.to_owned()));
-    let id = node.id.as_ref().ok_or_else(|| StoreError::Backend("node without an id".into()))?;
+    let id = node
+        .id
+        .as_ref()
+        .ok_or_else(|| StoreError::Backend("node without an id".into()))?;
     let doc = serde_json::to_string(node).map_err(backend)?;
     Ok(vec![
         V::Text(id.to_string()),
@@ -142,13 +150,14 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, write: &NodeWrite) -> StoreResult
             let sql = format!(
                 "INSERT INTO node ({NODE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             );
-            tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("node {} already exists", node.id_str()))
-                } else {
-                    backend(e)
-                }
-            })?;
+            tx.execute(&sql, rusqlite::params_from_iter(values))
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!("node {} already exists", node.id_str()))
+                    } else {
+                        backend(e)
+                    }
+                })?;
         }
         NodeWrite::Replace(node) => {
             let sets = NODE_COLUMNS
@@ -161,8 +170,9 @@ fn apply_write(tx: &rusqlite::Transaction<'_>, write: &NodeWrite) -> StoreResult
             let mut values = values;
             let id = values.remove(0);
             values.push(id);
-            let changed =
-                tx.execute(&sql, rusqlite::params_from_iter(values)).map_err(backend)?;
+            let changed = tx
+                .execute(&sql, rusqlite::params_from_iter(values))
+                .map_err(backend)?;
             if changed == 0 {
                 return Err(StoreError::NotFound(format!("node {}", node.id_str())));
             }
@@ -212,7 +222,10 @@ fn user_doc(u: &StoredUser) -> StoreResult<String> {
 
 fn user_conflict(e: rusqlite::Error, u: &StoredUser) -> StoreError {
     if is_unique_violation(&e) {
-        StoreError::Conflict(format!("username '{}' or email '{}' is taken", u.username, u.email))
+        StoreError::Conflict(format!(
+            "username '{}' or email '{}' is taken",
+            u.username, u.email
+        ))
     } else {
         backend(e)
     }
@@ -244,14 +257,19 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Node>> {
         let (clause, mut args) = filter_sql::where_clause(filter);
         let sql = format!("SELECT doc FROM node WHERE {clause} ORDER BY id LIMIT ? OFFSET ?");
-        args.push(limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)).into());
+        args.push(
+            limit
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
+                .into(),
+        );
         args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
                 .map_err(backend)?;
-            rows.map(|doc| node_from_doc(&doc.map_err(backend)?)).collect()
+            rows.map(|doc| node_from_doc(&doc.map_err(backend)?))
+                .collect()
         })
         .await
     }
@@ -270,7 +288,8 @@ impl Store for SqliteStore {
     }
 
     async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()> {
-        self.write(move |tx| writes.iter().try_for_each(|w| apply_write(tx, w))).await
+        self.write(move |tx| writes.iter().try_for_each(|w| apply_write(tx, w)))
+            .await
     }
 
     async fn insert_user(&self, user: &StoredUser) -> StoreResult<()> {
@@ -314,14 +333,17 @@ impl Store for SqliteStore {
     async fn insert_group(&self, group: &UserGroup) -> StoreResult<()> {
         let g = group.clone();
         self.write(move |tx| {
-            tx.execute("INSERT INTO usergroup (id, name) VALUES (?, ?)", params![g.id.as_str(), g.name])
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!("group '{}' exists", g.name))
-                    } else {
-                        backend(e)
-                    }
-                })?;
+            tx.execute(
+                "INSERT INTO usergroup (id, name) VALUES (?, ?)",
+                params![g.id.as_str(), g.name],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("group '{}' exists", g.name))
+                } else {
+                    backend(e)
+                }
+            })?;
             Ok(())
         })
         .await
@@ -332,10 +354,16 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let row: Option<(String, String)> = c
                 .prepare_cached("SELECT id, name FROM usergroup WHERE name = ?")
-                .and_then(|mut s| s.query_row([&name], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .and_then(|mut s| {
+                    s.query_row([&name], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(backend)?;
             row.map(|(id, name)| {
-                Ok(UserGroup { id: ObjectIdHex::parse(&id).map_err(|e| StoreError::Backend(e.into()))?, name })
+                Ok(UserGroup {
+                    id: ObjectIdHex::parse(&id).map_err(|e| StoreError::Backend(e.into()))?,
+                    name,
+                })
             })
             .transpose()
         })
@@ -344,12 +372,19 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    async fn find_user(&self, column: &'static str, value: String) -> StoreResult<Option<StoredUser>> {
+    async fn find_user(
+        &self,
+        column: &'static str,
+        value: String,
+    ) -> StoreResult<Option<StoredUser>> {
         let sql = format!("SELECT id, doc FROM user WHERE {column} = ?");
         self.read(move |c| {
             let row: Option<(String, String)> = c
                 .prepare_cached(&sql)
-                .and_then(|mut s| s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .and_then(|mut s| {
+                    s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(backend)?;
             row.map(|(id, doc)| user_from_row(&id, &doc)).transpose()
         })

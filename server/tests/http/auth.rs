@@ -8,7 +8,14 @@ use crate::harness::{TestApp, checkout, detail};
 async fn login_issues_a_fastapi_users_token_that_whoami_accepts() {
     let app = TestApp::new().await;
     app.user("alice", false, &["team-a"]).await;
-    let r = app.send("POST", "/latest/user/login", None, Some("username=alice&password=password")).await;
+    let r = app
+        .send(
+            "POST",
+            "/latest/user/login",
+            None,
+            Some("username=alice&password=password"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["access_token", "token_type"]);
@@ -21,7 +28,18 @@ async fn login_issues_a_fastapi_users_token_that_whoami_accepts() {
     let r = app.send("GET", "/latest/whoami", Some(token), None).await;
     assert_eq!(r.status, StatusCode::OK);
     let keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["id", "email", "is_active", "is_superuser", "is_verified", "username", "groups"]);
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "email",
+            "is_active",
+            "is_superuser",
+            "is_verified",
+            "username",
+            "groups"
+        ]
+    );
     assert_eq!(r.body["groups"][0]["name"], "team-a");
 }
 
@@ -45,26 +63,78 @@ fn base64_decode(s: &str) -> Vec<u8> {
 async fn login_errors_match_fastapi_users() {
     let app = TestApp::new().await;
     app.user("alice", false, &[]).await;
-    let r = app.send("POST", "/latest/user/login", None, Some("username=alice&password=wrong")).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::BAD_REQUEST, "LOGIN_BAD_CREDENTIALS".to_owned()));
-    let r = app.send("POST", "/latest/user/login", None, Some("username=nobody&password=x")).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::BAD_REQUEST, "LOGIN_BAD_CREDENTIALS".to_owned()));
-    let r = app.send("POST", "/latest/user/login", None, Some("username=alice")).await;
+    let r = app
+        .send(
+            "POST",
+            "/latest/user/login",
+            None,
+            Some("username=alice&password=wrong"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, detail(&r)),
+        (StatusCode::BAD_REQUEST, "LOGIN_BAD_CREDENTIALS".to_owned())
+    );
+    let r = app
+        .send(
+            "POST",
+            "/latest/user/login",
+            None,
+            Some("username=nobody&password=x"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, detail(&r)),
+        (StatusCode::BAD_REQUEST, "LOGIN_BAD_CREDENTIALS".to_owned())
+    );
+    let r = app
+        .send("POST", "/latest/user/login", None, Some("username=alice"))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.send("POST", "/latest/user/login", None, Some("username=alice&password=password&grant_type=magic")).await;
+    let r = app
+        .send(
+            "POST",
+            "/latest/user/login",
+            None,
+            Some("username=alice&password=password&grant_type=magic"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let mut alice = app.stored_user("alice").await;
     alice.is_verified = false;
     app.store().update_user(&alice).await.unwrap();
-    let r = app.send("POST", "/latest/user/login", None, Some("username=alice&password=password")).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::BAD_REQUEST, "LOGIN_USER_NOT_VERIFIED".to_owned()));
+    let r = app
+        .send(
+            "POST",
+            "/latest/user/login",
+            None,
+            Some("username=alice&password=password"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, detail(&r)),
+        (
+            StatusCode::BAD_REQUEST,
+            "LOGIN_USER_NOT_VERIFIED".to_owned()
+        )
+    );
     let token = app.state.tokens.issue(&alice.id).unwrap();
     let r = app.send("GET", "/latest/whoami", Some(&token), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     alice.is_active = false;
     app.store().update_user(&alice).await.unwrap();
-    let r = app.send("POST", "/latest/user/login", None, Some("username=alice&password=password")).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::BAD_REQUEST, "LOGIN_BAD_CREDENTIALS".to_owned()));
+    let r = app
+        .send(
+            "POST",
+            "/latest/user/login",
+            None,
+            Some("username=alice&password=password"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, detail(&r)),
+        (StatusCode::BAD_REQUEST, "LOGIN_BAD_CREDENTIALS".to_owned())
+    );
     let r = app.send("GET", "/latest/whoami", Some(&token), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
@@ -89,7 +159,11 @@ async fn every_write_needs_a_valid_token_of_an_active_user() {
     for (method, uri) in &writes {
         for token in [None, Some("garbage"), Some(other_secret.as_str())] {
             let r = app.send(method, uri, token, Some(&body)).await;
-            assert_eq!((r.status, detail(&r)), (StatusCode::UNAUTHORIZED, "Unauthorized".to_owned()), "{method} {uri} {token:?}");
+            assert_eq!(
+                (r.status, detail(&r)),
+                (StatusCode::UNAUTHORIZED, "Unauthorized".to_owned()),
+                "{method} {uri} {token:?}"
+            );
         }
         // Authentication is checked before the body: an anonymous bad body is still 401.
         let r = app.send(method, uri, None, Some("{bad")).await;
@@ -104,7 +178,9 @@ async fn only_owners_superusers_and_group_members_may_edit() {
     let bob = app.user("bob", false, &[]).await;
     let admin = app.user("root", true, &[]).await;
     let editor = app.user("ed", false, &["node:edit:any"]).await;
-    let lab = app.user("lab", false, &["runtime:lava-collabora:node-editor"]).await;
+    let lab = app
+        .user("lab", false, &["runtime:lava-collabora:node-editor"])
+        .await;
     let team = app.user("carol", false, &["team-a"]).await;
     let mut body = checkout("c1");
     body["user_groups"] = json!(["team-a"]);
@@ -112,7 +188,13 @@ async fn only_owners_superusers_and_group_members_may_edit() {
     let n = app.create(&alice, body).await;
     let uri = format!("/latest/node/{}", n["id"].as_str().unwrap());
     let r = app.patch(&uri, &bob, &json!({"result": "fail"})).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::UNAUTHORIZED, "Unauthorized to complete the operation".to_owned()));
+    assert_eq!(
+        (r.status, detail(&r)),
+        (
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized to complete the operation".to_owned()
+        )
+    );
     let r = app.put(&uri, &bob, &n).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     for token in [&alice, &admin, &editor, &team] {

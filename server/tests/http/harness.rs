@@ -35,7 +35,10 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let tokens = TokenKeys::new("test-secret".into(), None, 3600);
-        let state = AppState { store: Arc::new(store), tokens: Arc::new(tokens) };
+        let state = AppState {
+            store: Arc::new(store),
+            tokens: Arc::new(tokens),
+        };
         Self { state, _dir: dir }
     }
 
@@ -50,12 +53,18 @@ impl TestApp {
             let group = match self.store().find_group_by_name(g).await.unwrap() {
                 Some(g) => g,
                 None => {
-                    let g = UserGroup { id: new_id(), name: (*g).to_owned() };
+                    let g = UserGroup {
+                        id: new_id(),
+                        name: (*g).to_owned(),
+                    };
                     self.store().insert_group(&g).await.unwrap();
                     g
                 }
             };
-            refs.push(maestro_common::UserGroupRef { id: group.id.to_string(), name: group.name });
+            refs.push(maestro_common::UserGroupRef {
+                id: group.id.to_string(),
+                name: group.name,
+            });
         }
         let user = StoredUser {
             id: new_id(),
@@ -72,15 +81,27 @@ impl TestApp {
     }
 
     pub async fn stored_user(&self, name: &str) -> StoredUser {
-        self.store().find_user_by_username(name).await.unwrap().unwrap()
+        self.store()
+            .find_user_by_username(name)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
-    pub async fn send(&self, method: &str, uri: &str, token: Option<&str>, body: Option<&str>) -> Resp {
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned()))).unwrap();
+        let req = req
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+            .unwrap();
         let resp = app(self.state.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
         let content_type = resp
@@ -91,7 +112,12 @@ impl TestApp {
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp { status, content_type, body, text }
+        Resp {
+            status,
+            content_type,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, uri: &str) -> Resp {
@@ -99,15 +125,18 @@ impl TestApp {
     }
 
     pub async fn post(&self, uri: &str, token: &str, body: &Value) -> Resp {
-        self.send("POST", uri, Some(token), Some(&body.to_string())).await
+        self.send("POST", uri, Some(token), Some(&body.to_string()))
+            .await
     }
 
     pub async fn put(&self, uri: &str, token: &str, body: &Value) -> Resp {
-        self.send("PUT", uri, Some(token), Some(&body.to_string())).await
+        self.send("PUT", uri, Some(token), Some(&body.to_string()))
+            .await
     }
 
     pub async fn patch(&self, uri: &str, token: &str, body: &Value) -> Resp {
-        self.send("PATCH", uri, Some(token), Some(&body.to_string())).await
+        self.send("PATCH", uri, Some(token), Some(&body.to_string()))
+            .await
     }
 
     /// Creates a node through the API and returns it.
@@ -118,7 +147,10 @@ impl TestApp {
     }
 
     pub async fn stored(&self, id: &str) -> Option<maestro_common::Node> {
-        self.store().get_node(&ObjectIdHex::parse(id).unwrap()).await.unwrap()
+        self.store()
+            .get_node(&ObjectIdHex::parse(id).unwrap())
+            .await
+            .unwrap()
     }
 }
 

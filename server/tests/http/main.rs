@@ -1,5 +1,7 @@
 //! HTTP tests through the real router (SQLite store in a temp dir): every node endpoint,
 //! login and whoami, with their error paths.
+// Helpers outside #[test] fns panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
 mod harness;
 
 mod auth;

@@ -11,16 +11,29 @@ async fn version_prefixes_are_rewritten_and_unknown_versions_refused() {
     app.create(&t, checkout("c1")).await;
     for uri in ["/latest/count", "/v0/count", "/count"] {
         let r = app.get(uri).await;
-        assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(1)), "{uri}");
+        assert_eq!(
+            (r.status, r.body.clone()),
+            (StatusCode::OK, json!(1)),
+            "{uri}"
+        );
     }
     let r = app.get("/v1/count").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.content_type.starts_with("text/plain"));
     assert_eq!(r.text, "Unsupported API version: v1");
     let r = app.get("/viewer-nope").await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::NOT_FOUND, "Not Found".to_owned()));
+    assert_eq!(
+        (r.status, detail(&r)),
+        (StatusCode::NOT_FOUND, "Not Found".to_owned())
+    );
     let r = app.send("DELETE", "/latest/nodes", None, None).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed".to_owned()));
+    assert_eq!(
+        (r.status, detail(&r)),
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed".to_owned()
+        )
+    );
 }
 
 #[tokio::test]
@@ -30,17 +43,24 @@ async fn get_node_answers_null_when_missing_and_400_when_malformed() {
     assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, "null"));
     let r = app.get("/latest/node/xyz").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(detail(&r), "'xyz' is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string");
+    assert_eq!(
+        detail(&r),
+        "'xyz' is not a valid ObjectId, it must be a 12-byte input or a 24-character hex string"
+    );
     let t = app.user("alice", false, &[]).await;
     let n = app.create(&t, checkout("c1")).await;
-    let r = app.get(&format!("/latest/node/{}", n["id"].as_str().unwrap())).await;
+    let r = app
+        .get(&format!("/latest/node/{}", n["id"].as_str().unwrap()))
+        .await;
     assert_eq!(r.body, n);
 }
 
 #[tokio::test]
 async fn reads_ignore_a_malformed_authorization_header() {
     let app = TestApp::new().await;
-    let r = app.send("GET", "/latest/nodes", Some("not-a-jwt"), None).await;
+    let r = app
+        .send("GET", "/latest/nodes", Some("not-a-jwt"), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["total"], 0);
 }
@@ -58,12 +78,35 @@ async fn nodes_pages_by_limit_and_offset_in_id_order() {
     }
     let r = app.get("/latest/nodes?kind=test&limit=100&offset=0").await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 100);
-    assert_eq!((r.body["total"].clone(), r.body["limit"].clone(), r.body["offset"].clone()), (json!(120), json!(100), json!(0)));
-    let r2 = app.get("/latest/nodes?kind=test&limit=100&offset=100").await;
-    let page2: Vec<&str> = r2.body["items"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
-    assert_eq!(page2, ids[101..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        (
+            r.body["total"].clone(),
+            r.body["limit"].clone(),
+            r.body["offset"].clone()
+        ),
+        (json!(120), json!(100), json!(0))
+    );
+    let r2 = app
+        .get("/latest/nodes?kind=test&limit=100&offset=100")
+        .await;
+    let page2: Vec<&str> = r2.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        page2,
+        ids[101..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
     // No cap below 1,000 and the default page is 50.
-    assert_eq!(app.get("/latest/nodes?limit=1000").await.body["items"].as_array().unwrap().len(), 121);
+    assert_eq!(
+        app.get("/latest/nodes?limit=1000").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        121
+    );
     assert_eq!(app.get("/latest/nodes").await.body["limit"], 50);
     for bad in ["limit=0", "limit=abc", "offset=-1"] {
         let r = app.get(&format!("/latest/nodes?{bad}")).await;
@@ -83,11 +126,18 @@ async fn fast_returns_every_match_and_count_ignores_paging() {
     }
     let r = app.get(&format!("/latest/nodes/fast?parent={pid}")).await;
     assert_eq!(r.body.as_array().unwrap().len(), 3);
-    let r = app.get(&format!("/latest/nodes/fast?parent={pid}&limit=2&offset=2")).await;
+    let r = app
+        .get(&format!("/latest/nodes/fast?parent={pid}&limit=2&offset=2"))
+        .await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     let r = app.get("/latest/nodes/fast?limit=abc").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(app.get("/latest/count?kind=kbuild&limit=1&offset=5").await.body, json!(3));
+    assert_eq!(
+        app.get("/latest/count?kind=kbuild&limit=1&offset=5")
+            .await
+            .body,
+        json!(3)
+    );
 }
 
 #[tokio::test]
@@ -96,8 +146,10 @@ async fn query_language_types_values_and_rejects_what_it_cannot_answer() {
     let t = app.user("alice", false, &[]).await;
     let root = app.create(&t, checkout("c")).await;
     let pid = root["id"].as_str().unwrap();
-    app.create(&t, child("kbuild", "kbuild-gcc-12-x86", pid)).await;
-    app.create(&t, child("kbuild", "kbuild-clang-17-arm64", pid)).await;
+    app.create(&t, child("kbuild", "kbuild-gcc-12-x86", pid))
+        .await;
+    app.create(&t, child("kbuild", "kbuild-clang-17-arm64", pid))
+        .await;
     let count = |q: &'static str| {
         let app = &app;
         async move {
@@ -118,13 +170,24 @@ async fn query_language_types_values_and_rejects_what_it_cannot_answer() {
     assert_eq!(count("data.arch__ne=null").await, 2);
     assert_eq!(count("processed_by_kcidb_bridge=false").await, 3);
     assert_eq!(count("processed_by_kcidb_bridge=True").await, 0);
-    assert_eq!(count("created__gte=2000-01-01&created__lt=2999-01-01T00:00:00Z").await, 3);
+    assert_eq!(
+        count("created__gte=2000-01-01&created__lt=2999-01-01T00:00:00Z").await,
+        3
+    );
     assert_eq!(count("timeout__lt=2000-01-01").await, 0);
     assert_eq!(count("holdoff=null").await, 3);
     assert_eq!(count("retry_counter__lte=0").await, 3);
     assert_eq!(count("path=c").await, 1);
     assert_eq!(count("owner=alice&state=running").await, 3);
-    for bad in ["name__eq=x", "created__gt=yesterday", "parent=123", "retry_counter=x", "name__re=(", "$where=1", "parent__re=x"] {
+    for bad in [
+        "name__eq=x",
+        "created__gt=yesterday",
+        "parent=123",
+        "retry_counter=x",
+        "name__re=(",
+        "$where=1",
+        "parent__re=x",
+    ] {
         let r = app.get(&format!("/latest/nodes?{bad}")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(!detail(&r).is_empty(), "{bad}");

@@ -20,7 +20,10 @@ async fn create_sets_owner_and_defaults_and_echoes_every_field() {
     assert_eq!(n["owner"], "alice");
     assert_eq!(n["state"], "running");
     assert_eq!(n["artifacts"]["log"], "https://example.com/");
-    assert_eq!(n["data"]["kernel_revision"]["version"], json!({"version": 6, "patchlevel": 7}));
+    assert_eq!(
+        n["data"]["kernel_revision"]["version"],
+        json!({"version": 6, "patchlevel": 7})
+    );
     assert_eq!(n.as_object().unwrap().len(), 23);
     assert_eq!(n["retry_counter"], 0);
     assert_eq!(n["platform_filter"], json!([]));
@@ -37,14 +40,46 @@ async fn create_accepts_json_without_content_type_and_rejects_bad_bodies() {
     let app = TestApp::new().await;
     let t = app.user("alice", false, &[]).await;
     let cases: Vec<(Value, StatusCode, &str)> = vec![
-        (json!({"kind": "node", "name": "x", "path": []}), StatusCode::BAD_REQUEST, "Unsupported node kind: node"),
-        (json!({"name": "x", "path": []}), StatusCode::BAD_REQUEST, "Unsupported node kind: node"),
-        (json!({"kind": "checkout", "name": "x", "path": [], "data": null}), StatusCode::BAD_REQUEST, "valid dictionary"),
-        (json!({"kind": "kbuild", "name": "x", "path": [], "data": {"error_code": "oops"}}), StatusCode::BAD_REQUEST, "data.error_code"),
-        (json!({"kind": "checkout", "name": "x", "path": [], "id": "61bda8f2eb1a63d2b7152418"}), StatusCode::BAD_REQUEST, "Object cannot be created with id"),
-        (json!({"kind": "test", "name": "x", "path": [], "parent": "61bda8f2eb1a63d2b7152418"}), StatusCode::NOT_FOUND, "Parent not found with id: 61bda8f2eb1a63d2b7152418"),
-        (json!({"kind": "test", "name": "x", "path": [], "user_groups": ["nope"]}), StatusCode::BAD_REQUEST, "User group does not exist with name: nope"),
-        (json!({"kind": "test", "name": "x", "path": [], "data": {"kernel_revision": {"version": {"version": "six"}}}}), StatusCode::BAD_REQUEST, "invalid literal"),
+        (
+            json!({"kind": "node", "name": "x", "path": []}),
+            StatusCode::BAD_REQUEST,
+            "Unsupported node kind: node",
+        ),
+        (
+            json!({"name": "x", "path": []}),
+            StatusCode::BAD_REQUEST,
+            "Unsupported node kind: node",
+        ),
+        (
+            json!({"kind": "checkout", "name": "x", "path": [], "data": null}),
+            StatusCode::BAD_REQUEST,
+            "valid dictionary",
+        ),
+        (
+            json!({"kind": "kbuild", "name": "x", "path": [], "data": {"error_code": "oops"}}),
+            StatusCode::BAD_REQUEST,
+            "data.error_code",
+        ),
+        (
+            json!({"kind": "checkout", "name": "x", "path": [], "id": "61bda8f2eb1a63d2b7152418"}),
+            StatusCode::BAD_REQUEST,
+            "Object cannot be created with id",
+        ),
+        (
+            json!({"kind": "test", "name": "x", "path": [], "parent": "61bda8f2eb1a63d2b7152418"}),
+            StatusCode::NOT_FOUND,
+            "Parent not found with id: 61bda8f2eb1a63d2b7152418",
+        ),
+        (
+            json!({"kind": "test", "name": "x", "path": [], "user_groups": ["nope"]}),
+            StatusCode::BAD_REQUEST,
+            "User group does not exist with name: nope",
+        ),
+        (
+            json!({"kind": "test", "name": "x", "path": [], "data": {"kernel_revision": {"version": {"version": "six"}}}}),
+            StatusCode::BAD_REQUEST,
+            "invalid literal",
+        ),
     ];
     for (body, status, needle) in cases {
         let r = app.post("/latest/node", &t, &body).await;
@@ -60,12 +95,23 @@ async fn create_accepts_json_without_content_type_and_rejects_bad_bodies() {
         json!({"kind": "test", "name": "x", "path": [], "parent": "xyz"}),
     ] {
         let r = app.post("/latest/node", &t, &body).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.text
+        );
         assert!(r.body["detail"][0]["loc"].is_array());
     }
-    let r = app.send("POST", "/latest/node", Some(&t), Some("{not json")).await;
+    let r = app
+        .send("POST", "/latest/node", Some(&t), Some("{not json"))
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.get("/latest/count").await.body, json!(0), "nothing was written");
+    assert_eq!(
+        app.get("/latest/count").await.body,
+        json!(0),
+        "nothing was written"
+    );
 }
 
 #[tokio::test]
@@ -80,21 +126,69 @@ async fn put_replaces_the_node_but_keeps_owner_and_checks_transitions() {
     n["treeid"] = json!("tree-1");
     let r = app.put(&format!("/latest/node/{nid}"), &t, &n).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!((r.body["state"].clone(), r.body["owner"].clone(), r.body["treeid"].clone()), (json!("available"), json!("alice"), json!("tree-1")));
+    assert_eq!(
+        (
+            r.body["state"].clone(),
+            r.body["owner"].clone(),
+            r.body["treeid"].clone()
+        ),
+        (json!("available"), json!("alice"), json!("tree-1"))
+    );
     // Omitted fields fall back to their defaults (a full replace).
     let r = app.put(&format!("/latest/node/{nid}"), &t, &json!({"kind": "checkout", "name": "c1", "path": ["c1"], "state": "available", "data": {}})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!((r.body["result"].clone(), r.body["treeid"].clone(), r.body["data"].clone()), (Value::Null, Value::Null, json!({})));
+    assert_eq!(
+        (
+            r.body["result"].clone(),
+            r.body["treeid"].clone(),
+            r.body["data"].clone()
+        ),
+        (Value::Null, Value::Null, json!({}))
+    );
     // available -> running is not allowed, and changes nothing.
-    let r = app.put(&format!("/latest/node/{nid}"), &t, &json!({"kind": "checkout", "name": "renamed", "path": ["c1"], "state": "running"})).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::BAD_REQUEST, "Transition not allowed with state: running".to_owned()));
+    let r = app
+        .put(
+            &format!("/latest/node/{nid}"),
+            &t,
+            &json!({"kind": "checkout", "name": "renamed", "path": ["c1"], "state": "running"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, detail(&r)),
+        (
+            StatusCode::BAD_REQUEST,
+            "Transition not allowed with state: running".to_owned()
+        )
+    );
     assert_eq!(app.stored(&nid).await.unwrap().name, "c1");
-    let r = app.put(&format!("/latest/node/{nid}"), &t, &json!({"kind": "checkout", "name": "c1", "path": [], "state": "done", "parent": nid})).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::BAD_REQUEST, "Parent cannot be the same as the object".to_owned()));
-    let r = app.put(&format!("/latest/node/{nid}?noevent=maybe"), &t, &n).await;
+    let r = app
+        .put(
+            &format!("/latest/node/{nid}"),
+            &t,
+            &json!({"kind": "checkout", "name": "c1", "path": [], "state": "done", "parent": nid}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, detail(&r)),
+        (
+            StatusCode::BAD_REQUEST,
+            "Parent cannot be the same as the object".to_owned()
+        )
+    );
+    let r = app
+        .put(&format!("/latest/node/{nid}?noevent=maybe"), &t, &n)
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.put("/latest/node/61bda8f2eb1a63d2b7152418", &t, &n).await;
-    assert_eq!((r.status, detail(&r)), (StatusCode::NOT_FOUND, "Node not found with id: 61bda8f2eb1a63d2b7152418".to_owned()));
+    let r = app
+        .put("/latest/node/61bda8f2eb1a63d2b7152418", &t, &n)
+        .await;
+    assert_eq!(
+        (r.status, detail(&r)),
+        (
+            StatusCode::NOT_FOUND,
+            "Node not found with id: 61bda8f2eb1a63d2b7152418".to_owned()
+        )
+    );
 }
 
 #[tokio::test]
@@ -104,9 +198,15 @@ async fn put_resets_the_kcidb_flag_unless_only_the_flag_is_set() {
     let mut n = app.create(&t, checkout("c1")).await;
     let uri = format!("/latest/node/{}", id(&n));
     n["processed_by_kcidb_bridge"] = json!(true);
-    assert_eq!(app.put(&uri, &t, &n).await.body["processed_by_kcidb_bridge"], true);
+    assert_eq!(
+        app.put(&uri, &t, &n).await.body["processed_by_kcidb_bridge"],
+        true
+    );
     n["name"] = json!("renamed");
-    assert_eq!(app.put(&uri, &t, &n).await.body["processed_by_kcidb_bridge"], false);
+    assert_eq!(
+        app.put(&uri, &t, &n).await.body["processed_by_kcidb_bridge"],
+        false
+    );
 }
 
 #[tokio::test]
@@ -115,9 +215,22 @@ async fn patch_applies_present_fields_only() {
     let t = app.user("alice", false, &[]).await;
     let n = app.create(&t, checkout("c1")).await;
     let uri = format!("/latest/node/{}", id(&n));
-    let r = app.patch(&uri, &t, &json!({"state": "done", "result": "fail", "name": "ignored"})).await;
+    let r = app
+        .patch(
+            &uri,
+            &t,
+            &json!({"state": "done", "result": "fail", "name": "ignored"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!((r.body["state"].clone(), r.body["result"].clone(), r.body["name"].clone()), (json!("done"), json!("fail"), json!("c1")));
+    assert_eq!(
+        (
+            r.body["state"].clone(),
+            r.body["result"].clone(),
+            r.body["name"].clone()
+        ),
+        (json!("done"), json!("fail"), json!("c1"))
+    );
     assert_eq!(r.body["data"], n["data"]);
     let r = app.patch(&uri, &t, &json!({"result": null})).await;
     assert_eq!(r.body["result"], Value::Null);
@@ -127,7 +240,10 @@ async fn patch_applies_present_fields_only() {
         (json!({"state": "running"}), StatusCode::BAD_REQUEST),
         (json!({"timeout": null}), StatusCode::BAD_REQUEST),
         (json!({"data": null}), StatusCode::BAD_REQUEST),
-        (json!({"artifacts": {"x": "not a url"}}), StatusCode::BAD_REQUEST),
+        (
+            json!({"artifacts": {"x": "not a url"}}),
+            StatusCode::BAD_REQUEST,
+        ),
         (json!({"state": "bogus"}), StatusCode::UNPROCESSABLE_ENTITY),
     ] {
         let r = app.patch(&uri, &t, &body).await;
@@ -160,7 +276,14 @@ async fn hierarchy_writes_every_node_in_preorder_or_none() {
     assert_eq!(nodes[2]["parent"], nodes[1]["id"]);
     assert_eq!(nodes[4]["parent"], json!(rid));
     for n in nodes {
-        assert_eq!((n["treeid"].clone(), n["submitter"].clone(), n["owner"].clone()), (json!("tree-9"), json!("sub-1"), json!("alice")));
+        assert_eq!(
+            (
+                n["treeid"].clone(),
+                n["submitter"].clone(),
+                n["owner"].clone()
+            ),
+            (json!("tree-9"), json!("sub-1"), json!("alice"))
+        );
     }
     // The normalised data model is stored: unknown keys dropped, every field present.
     assert!(nodes[2]["data"].get("unknown").is_none());
@@ -171,7 +294,13 @@ async fn hierarchy_writes_every_node_in_preorder_or_none() {
     let r = app.put(&format!("/latest/nodes/{rid}"), &t, &bad).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get("/latest/count").await.body, json!(5));
-    let r = app.put(&format!("/latest/nodes/{rid}"), &t, &json!({"node": root_update})).await;
+    let r = app
+        .put(
+            &format!("/latest/nodes/{rid}"),
+            &t,
+            &json!({"node": root_update}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -185,7 +314,9 @@ async fn hierarchy_refuses_children_the_caller_may_not_edit() {
     let mut hijack = bobs.clone();
     hijack["name"] = json!("hijacked");
     let body = json!({"node": root, "child_nodes": [{"node": hijack, "child_nodes": []}]});
-    let r = app.put(&format!("/latest/nodes/{}", id(&root)), &alice, &body).await;
+    let r = app
+        .put(&format!("/latest/nodes/{}", id(&root)), &alice, &body)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.stored(&id(&bobs)).await.unwrap().name, "b1");
 }
@@ -198,20 +329,36 @@ async fn batch_nodeset_sets_the_flag_on_nodes_the_caller_may_edit() {
     let a1 = id(&app.create(&alice, checkout("a1")).await);
     let a2 = id(&app.create(&alice, checkout("a2")).await);
     let b1 = id(&app.create(&bob, checkout("b1")).await);
-    let body = json!({"nodes": [a1, a2, b1], "field": "processed_by_kcidb_bridge", "value": "true"});
+    let body =
+        json!({"nodes": [a1, a2, b1], "field": "processed_by_kcidb_bridge", "value": "true"});
     let r = app.put("/latest/batch/nodeset", &alice, &body).await;
     assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!(2)));
     assert!(app.stored(&a2).await.unwrap().processed_by_kcidb_bridge);
     assert!(!app.stored(&b1).await.unwrap().processed_by_kcidb_bridge);
     let cases = [
-        (json!({"nodes": [a1], "field": "processed_by_kcidb_bridge", "value": true}), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({"nodes": [a1], "field": "state", "value": "done"}), StatusCode::BAD_REQUEST),
-        (json!({"nodes": [a1], "field": "processed_by_kcidb_bridge", "value": "maybe"}), StatusCode::BAD_REQUEST),
-        (json!({"nodes": [a1, "61bda8f2eb1a63d2b7152418"], "field": "processed_by_kcidb_bridge", "value": "false"}), StatusCode::NOT_FOUND),
+        (
+            json!({"nodes": [a1], "field": "processed_by_kcidb_bridge", "value": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"nodes": [a1], "field": "state", "value": "done"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"nodes": [a1], "field": "processed_by_kcidb_bridge", "value": "maybe"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"nodes": [a1, "61bda8f2eb1a63d2b7152418"], "field": "processed_by_kcidb_bridge", "value": "false"}),
+            StatusCode::NOT_FOUND,
+        ),
     ];
     for (body, status) in cases {
         let r = app.put("/latest/batch/nodeset", &alice, &body).await;
         assert_eq!(r.status, status, "{body}: {}", r.text);
     }
-    assert!(app.stored(&a1).await.unwrap().processed_by_kcidb_bridge, "a failed batch changes nothing");
+    assert!(
+        app.stored(&a1).await.unwrap().processed_by_kcidb_bridge,
+        "a failed batch changes nothing"
+    );
 }

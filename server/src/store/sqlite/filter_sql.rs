@@ -1,6 +1,6 @@
 //! Translates a [`Filter`] into an SQL `WHERE` clause with MongoDB's matching rules:
-//! null matches a missing field, `$ne`/`$nin` match a missing field, values only compare
-//! within their type, and array fields match when any element does.
+//! null matches a missing field, `$ne`/`$nin` match a missing field, and values only
+//! compare within their type. Indexed fields are columns; other paths go to `mongo_match`.
 use maestro_common::{Condition, Filter, FilterValue, Op};
 use rusqlite::types::Value;
 
@@ -15,7 +15,7 @@ enum Target {
     /// An integer column.
     Int(&'static str),
     /// Any other path, read from the node's JSON document.
-    Json(String),
+    Json,
 }
 
 fn target(field: &str) -> Target {
@@ -31,7 +31,9 @@ fn target(field: &str) -> Target {
         "submitter" => Target::Text("submitter"),
         "treeid" => Target::Text("treeid"),
         // The exact expressions of the node_revision/node_commit indexes, so they are used.
-        "data.kernel_revision.tree" => Target::Text("json_extract(doc, '$.data.kernel_revision.tree')"),
+        "data.kernel_revision.tree" => {
+            Target::Text("json_extract(doc, '$.data.kernel_revision.tree')")
+        }
         "data.kernel_revision.branch" => {
             Target::Text("json_extract(doc, '$.data.kernel_revision.branch')")
         }
@@ -44,19 +46,8 @@ fn target(field: &str) -> Target {
         "holdoff" => Target::Time("holdoff"),
         "processed_by_kcidb_bridge" => Target::Bool("processed_by_kcidb_bridge"),
         "retry_counter" => Target::Int("retry_counter"),
-        other => Target::Json(json_path(other)),
+        _ => Target::Json,
     }
-}
-
-/// `data.kernel_revision.x` -> `$."data"."kernel_revision"."x"` (quoted, so any key works).
-fn json_path(field: &str) -> String {
-    let mut p = String::from("$");
-    for seg in field.split('.') {
-        p.push_str(".\"");
-        p.push_str(seg);
-        p.push('"');
-    }
-    p
 }
 
 const TRUE: &str = "1";
@@ -65,7 +56,11 @@ const FALSE: &str = "0";
 /// The `WHERE` clause (always valid SQL, `1` for the empty filter) and its bound values.
 pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
     let mut args = Vec::new();
-    let parts: Vec<String> = filter.conditions.iter().map(|c| condition(c, &mut args)).collect();
+    let parts: Vec<String> = filter
+        .conditions
+        .iter()
+        .map(|c| condition(c, &mut args))
+        .collect();
     if parts.is_empty() {
         return (TRUE.to_owned(), args);
     }
@@ -74,7 +69,7 @@ pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
 
 fn condition(c: &Condition, args: &mut Vec<Value>) -> String {
     match target(&c.field) {
-        Target::Json(path) => json_condition(&path, c.op, &c.value, args),
+        Target::Json => json_condition(&c.field, c.op, &c.value, args),
         column => column_condition(&column, c.op, &c.value, args),
     }
 }
@@ -94,7 +89,7 @@ fn column_value(t: &Target, v: &FilterValue) -> Option<Value> {
 fn column_expr(t: &Target) -> &str {
     match t {
         Target::Text(c) | Target::Time(c) | Target::Bool(c) | Target::Int(c) => c,
-        Target::Json(_) => unreachable!("JSON paths are handled by json_condition"),
+        Target::Json => unreachable!("JSON paths are handled by json_condition"),
     }
 }
 
@@ -134,89 +129,51 @@ fn column_in(t: &Target, items: &[FilterValue], args: &mut Vec<Value>) -> String
     let mut alts = Vec::new();
     let values: Vec<Value> = items.iter().filter_map(|v| column_value(t, v)).collect();
     if !values.is_empty() {
-        alts.push(format!("ifnull({col} IN ({}), 0)", vec!["?"; values.len()].join(", ")));
+        alts.push(format!(
+            "ifnull({col} IN ({}), 0)",
+            vec!["?"; values.len()].join(", ")
+        ));
         args.extend(values);
     }
     if items.contains(&FilterValue::Null) {
         alts.push(format!("{col} IS NULL"));
     }
-    if alts.is_empty() { FALSE.to_owned() } else { format!("({})", alts.join(" OR ")) }
+    if alts.is_empty() {
+        FALSE.to_owned()
+    } else {
+        format!("({})", alts.join(" OR "))
+    }
 }
 
-/// A test on each value at `path` (the value itself, or each element of an array).
-fn any_element(path: &str, pred: &str, args: &mut Vec<Value>, pred_args: Vec<Value>) -> String {
-    args.push(Value::Text(path.to_owned()));
-    args.extend(pred_args);
-    // json_each yields one row for a scalar (key NULL), one per element for an array
-    // (integer keys) and one per member for an object (text keys), which must not match.
-    format!(
-        "EXISTS (SELECT 1 FROM json_each(node.doc, ?) j WHERE typeof(j.key) <> 'text' AND {pred})"
-    )
-}
-
-fn json_is_null(path: &str, args: &mut Vec<Value>) -> String {
-    args.push(Value::Text(path.to_owned()));
-    let missing_or_null = "ifnull(json_type(node.doc, ?), 'null') = 'null'";
-    let any_null = any_element(path, "j.type = 'null'", args, Vec::new());
-    format!("({missing_or_null} OR {any_null})")
-}
-
-/// Element predicate for comparing with `v`, or `None` when `v` can't match any JSON value.
-fn element_pred(op: &str, v: &FilterValue) -> Option<(String, Value)> {
-    let (types, val) = match v {
-        FilterValue::Str(s) => ("'text'", Value::Text(s.clone())),
-        FilterValue::Int(i) => ("'integer', 'real'", Value::Integer(*i)),
-        FilterValue::Bool(b) => ("'true', 'false'", Value::Integer(i64::from(*b))),
-        // Dates and ObjectIds only exist in the typed top-level columns.
-        _ => return None,
+/// A condition on a path inside the JSON document, evaluated by `mongo_match`.
+fn json_condition(field: &str, op: Op, v: &FilterValue, args: &mut Vec<Value>) -> String {
+    let op = match op {
+        Op::Eq => "eq",
+        Op::Ne => "ne",
+        Op::Lt => "lt",
+        Op::Lte => "lte",
+        Op::Gt => "gt",
+        Op::Gte => "gte",
+        Op::Regex => "re",
+        Op::In => "in",
+        Op::Nin => "nin",
     };
-    Some((format!("j.type IN ({types}) AND j.atom {op} ?"), val))
+    args.push(Value::Text(field.to_owned()));
+    args.push(Value::Text(op.to_owned()));
+    args.push(Value::Text(operand_json(v).to_string()));
+    "mongo_match(node.doc, ?, ?, ?)".to_owned()
 }
 
-fn json_eq(path: &str, v: &FilterValue, args: &mut Vec<Value>) -> String {
-    if *v == FilterValue::Null {
-        return json_is_null(path, args);
+fn operand_json(v: &FilterValue) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        FilterValue::Null => J::Null,
+        FilterValue::Bool(b) => J::Bool(*b),
+        FilterValue::Int(i) => J::from(*i),
+        FilterValue::Str(s) => J::String(s.clone()),
+        // Only the typed top-level columns hold dates and ObjectIds; in JSON they are text.
+        FilterValue::Time(t) => J::String(t.to_string()),
+        FilterValue::ObjectId(id) => J::String(id.to_string()),
+        FilterValue::List(items) => J::Array(items.iter().map(operand_json).collect()),
     }
-    match element_pred("=", v) {
-        Some((pred, val)) => any_element(path, &pred, args, vec![val]),
-        None => FALSE.to_owned(),
-    }
-}
-
-fn json_condition(path: &str, op: Op, v: &FilterValue, args: &mut Vec<Value>) -> String {
-    match (op, v) {
-        (Op::In, FilterValue::List(items)) => json_in(path, items, args),
-        (Op::Nin, FilterValue::List(items)) => format!("NOT {}", json_in(path, items, args)),
-        (Op::Eq | Op::In, _) => json_eq(path, v, args),
-        (Op::Ne | Op::Nin, _) => format!("NOT {}", json_eq(path, v, args)),
-        (Op::Lte | Op::Gte, FilterValue::Null) => json_is_null(path, args),
-        (_, FilterValue::Null) => FALSE.to_owned(),
-        (Op::Regex, FilterValue::Str(p)) => any_element(
-            path,
-            "j.type = 'text' AND ifnull(j.atom REGEXP ?, 0)",
-            args,
-            vec![Value::Text(p.clone())],
-        ),
-        (Op::Regex, _) => FALSE.to_owned(),
-        (Op::Lt | Op::Lte | Op::Gt | Op::Gte, _) => {
-            let sym = match op {
-                Op::Lt => "<",
-                Op::Lte => "<=",
-                Op::Gt => ">",
-                _ => ">=",
-            };
-            match element_pred(sym, v) {
-                Some((pred, val)) => any_element(path, &pred, args, vec![val]),
-                None => FALSE.to_owned(),
-            }
-        }
-    }
-}
-
-fn json_in(path: &str, items: &[FilterValue], args: &mut Vec<Value>) -> String {
-    if items.is_empty() {
-        return FALSE.to_owned();
-    }
-    let alts: Vec<String> = items.iter().map(|v| json_eq(path, v, args)).collect();
-    format!("({})", alts.join(" OR "))
 }

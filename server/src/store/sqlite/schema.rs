@@ -66,6 +66,7 @@ pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.set_prepared_statement_cache_capacity(64);
     register_regexp(&conn)?;
+    super::json_match::register(&conn)?;
     Ok(conn)
 }
 
@@ -87,9 +88,12 @@ fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
-            let re = ctx.get_or_create_aux(0, |pattern| -> Result<Regex, Box<dyn std::error::Error + Send + Sync>> {
-                Ok(Regex::new(pattern.as_str()?)?)
-            })?;
+            let re = ctx.get_or_create_aux(
+                0,
+                |pattern| -> Result<Regex, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(Regex::new(pattern.as_str()?)?)
+                },
+            )?;
             let matched = match ctx.get_raw(1) {
                 rusqlite::types::ValueRef::Text(t) => {
                     std::str::from_utf8(t).is_ok_and(|s| re.is_match(s))

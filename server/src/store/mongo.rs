@@ -1,0 +1,227 @@
+//! MongoDB store: the [`Store`] trait over the official driver, with documents shaped as the
+//! Python KernelCI server stores them, so both servers can share one database.
+use std::sync::atomic::AtomicBool;
+
+use async_trait::async_trait;
+use bson::{Document, doc};
+use futures::TryStreamExt;
+use maestro_common::node::ObjectIdHex;
+use maestro_common::{Filter, Node};
+use mongodb::error::{Error as DriverError, ErrorKind, WriteFailure};
+use mongodb::options::{Acknowledgment, ClientOptions};
+use mongodb::{Client, Collection, Database};
+
+use crate::store::{NodeWrite, Store, StoreError, StoreResult, StoredUser, UserGroup};
+
+mod convert;
+mod filter;
+mod indexes;
+#[cfg(test)]
+mod tests;
+mod write;
+
+/// Mongo's `DuplicateKey` (E11000).
+const DUPLICATE_KEY: i32 = 11000;
+
+/// The MongoDB store: collections `node`, `user` and `usergroup` of one database.
+#[derive(Debug)]
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    nodes: Collection<Document>,
+    users: Collection<Document>,
+    groups: Collection<Document>,
+    /// Set once the server said it cannot run transactions (a standalone `mongod`), so
+    /// later batches go straight to the undo-based fallback.
+    no_transactions: AtomicBool,
+}
+
+impl MongoStore {
+    /// Connects to `uri`, checks the server answers, and creates the indexes of `database`.
+    pub async fn connect(uri: &str, database: &str) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(uri).await.map_err(backend)?;
+        // `j: true`: the server acknowledges a write only once it is in the on-disk journal,
+        // so a crash right after `Ok` cannot lose it (the trait promises durable writes).
+        // `w: majority` unless the URI picks `w`: on a replica set the write then also
+        // survives a failover; on a single node it is the same as `w: 1`.
+        let mut concern = options.write_concern.take().unwrap_or_default();
+        concern.w.get_or_insert(Acknowledgment::Majority);
+        concern.journal = Some(true);
+        options.write_concern = Some(concern);
+        options
+            .app_name
+            .get_or_insert_with(|| "maestro-server".to_owned());
+        let client = Client::with_options(options).map_err(backend)?;
+        let db = client.database(database);
+        db.run_command(doc! {"ping": 1}).await.map_err(backend)?;
+        indexes::ensure(&db).await?;
+        Ok(Self {
+            nodes: db.collection("node"),
+            users: db.collection("user"),
+            groups: db.collection("usergroup"),
+            client,
+            db,
+            no_transactions: AtomicBool::new(false),
+        })
+    }
+
+    /// Drops the whole database; for tests, which each use a database of their own.
+    pub async fn drop_database(&self) -> Result<(), StoreError> {
+        self.db.drop().await.map_err(backend)
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    fn backend_name(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>> {
+        let found = self
+            .nodes
+            .find_one(doc! {"_id": convert::oid(id)?})
+            .await
+            .map_err(backend)?;
+        found.map(convert::doc_to_node).transpose()
+    }
+
+    async fn find_nodes(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<Node>> {
+        // MongoDB reads `limit: 0` as "no limit".
+        if limit == Some(0) {
+            return Ok(Vec::new());
+        }
+        let mut find = self
+            .nodes
+            .find(filter::to_query(filter)?)
+            .sort(doc! {"_id": 1})
+            .skip(offset);
+        if let Some(limit) = limit {
+            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        let docs: Vec<Document> = find
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        docs.into_iter().map(convert::doc_to_node).collect()
+    }
+
+    async fn count_nodes(&self, filter: &Filter) -> StoreResult<u64> {
+        self.nodes
+            .count_documents(filter::to_query(filter)?)
+            .await
+            .map_err(backend)
+    }
+
+    async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()> {
+        write::write_nodes(self, &writes).await
+    }
+
+    async fn insert_user(&self, user: &StoredUser) -> StoreResult<()> {
+        let doc = convert::user_to_doc(user)?;
+        self.users
+            .insert_one(doc)
+            .await
+            .map_err(|e| user_conflict(e, user))?;
+        Ok(())
+    }
+
+    async fn update_user(&self, user: &StoredUser) -> StoreResult<()> {
+        let doc = convert::user_to_doc(user)?;
+        let result = self
+            .users
+            .replace_one(doc! {"_id": convert::oid(&user.id)?}, doc)
+            .await
+            .map_err(|e| user_conflict(e, user))?;
+        if result.matched_count == 0 {
+            return Err(StoreError::NotFound(format!("user {}", user.id)));
+        }
+        Ok(())
+    }
+
+    async fn find_user_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<StoredUser>> {
+        let found = self
+            .users
+            .find_one(doc! {"_id": convert::oid(id)?})
+            .await
+            .map_err(backend)?;
+        found.as_ref().map(convert::doc_to_user).transpose()
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+        let found = self
+            .users
+            .find_one(doc! {"username": username})
+            .await
+            .map_err(backend)?;
+        found.as_ref().map(convert::doc_to_user).transpose()
+    }
+
+    async fn insert_group(&self, group: &UserGroup) -> StoreResult<()> {
+        let doc = convert::group_to_doc(group)?;
+        self.groups.insert_one(doc).await.map_err(|e| {
+            if is_duplicate_key(&e) {
+                StoreError::Conflict(format!("user group '{}' already exists", group.name))
+            } else {
+                backend(e)
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn find_group_by_name(&self, name: &str) -> StoreResult<Option<UserGroup>> {
+        let found = self
+            .groups
+            .find_one(doc! {"name": name})
+            .await
+            .map_err(backend)?;
+        found.as_ref().map(convert::doc_to_group).transpose()
+    }
+}
+
+/// A driver error as a store error.
+fn backend(e: DriverError) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// A store error of our own making.
+fn backend_msg(msg: String) -> StoreError {
+    StoreError::Backend(msg.into())
+}
+
+/// The server's error code, whether it came as a command error or a write error.
+fn error_code(e: &DriverError) -> Option<i32> {
+    match e.kind.as_ref() {
+        ErrorKind::Command(c) => Some(c.code),
+        ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
+        ErrorKind::InsertMany(m) => m.write_errors.as_ref()?.first().map(|w| w.code),
+        _ => None,
+    }
+}
+
+fn is_duplicate_key(e: &DriverError) -> bool {
+    error_code(e) == Some(DUPLICATE_KEY)
+}
+
+/// Names the taken key of a user write: the duplicate-key message names the index.
+fn user_conflict(e: DriverError, user: &StoredUser) -> StoreError {
+    if !is_duplicate_key(&e) {
+        return backend(e);
+    }
+    // "... index: username_1 dup key: { username: ... }"; checking the key pattern and not
+    // just "username" keeps an email such as "username@x.org" from being misreported.
+    let message = e.to_string();
+    if message.contains("index: username") || message.contains("dup key: { username") {
+        StoreError::Conflict(format!("username '{}' is taken", user.username))
+    } else {
+        StoreError::Conflict(format!("email '{}' is taken", user.email))
+    }
+}

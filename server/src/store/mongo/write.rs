@@ -1,0 +1,309 @@
+//! `write_nodes`: an all-or-nothing batch, in a transaction where the server has them and
+//! applied in order with compensating undo writes where it does not.
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bson::oid::ObjectId;
+use bson::{Document, doc};
+use mongodb::ClientSession;
+use mongodb::error::{
+    Error as DriverError, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
+};
+
+use super::{MongoStore, backend, convert, error_code, is_duplicate_key};
+use crate::store::{NodeWrite, StoreError, StoreResult};
+
+/// How long a transaction that fails with a transient error is retried before the error is
+/// returned. MongoDB fails a conflicting transactional write at once instead of waiting for
+/// the other writer, so concurrent updates of one node (a parent and its children finishing
+/// together) need several rounds; the driver's own `with_transaction` allows 120 s.
+const TRANSACTION_RETRY_BUDGET: Duration = Duration::from_secs(10);
+/// Upper bound of the randomised pause between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+/// Mongo's `IllegalOperation`, which a standalone server answers to a transaction.
+const ILLEGAL_OPERATION: i32 = 20;
+
+/// One write, converted before anything touches the database.
+struct Prepared {
+    insert: bool,
+    id: ObjectId,
+    doc: Document,
+}
+
+/// Why a transaction attempt stopped.
+enum Failure {
+    /// A verdict on the batch (`Conflict`, `NotFound`); retrying cannot help.
+    Store(StoreError),
+    /// The driver or server failed; maybe transient, maybe "no transactions here".
+    Driver(DriverError),
+}
+
+impl From<Failure> for StoreError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Store(e) => e,
+            Failure::Driver(e) => backend(e),
+        }
+    }
+}
+
+/// What puts the database back as it was before one applied write.
+enum Undo {
+    Delete(ObjectId),
+    Restore(ObjectId, Document),
+}
+
+/// Applies every write or none (see [`crate::store::Store::write_nodes`]).
+pub(super) async fn write_nodes(store: &MongoStore, writes: &[NodeWrite]) -> StoreResult<()> {
+    let prepared = writes
+        .iter()
+        .map(|w| {
+            let doc = convert::node_to_doc(w.node())?;
+            let id = doc
+                .get_object_id("_id")
+                .map_err(|e| StoreError::Backend(e.into()))?;
+            Ok(Prepared {
+                insert: matches!(w, NodeWrite::Insert(_)),
+                id,
+                doc,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    if !store.no_transactions.load(Ordering::Relaxed) {
+        match in_transaction(store, &prepared).await {
+            Err(Failure::Driver(e)) if transactions_unsupported(&e) => {
+                tracing::warn!(error = %e, "MongoDB server has no transactions; \
+                    node batches are undone on failure instead, without isolation");
+                store.no_transactions.store(true, Ordering::Relaxed);
+            }
+            other => return other.map_err(StoreError::from),
+        }
+    }
+    with_undo(store, &prepared).await
+}
+
+/// Whether the server (or the driver, from the topology) refuses transactions outright.
+fn transactions_unsupported(e: &DriverError) -> bool {
+    match e.kind.as_ref() {
+        ErrorKind::SessionsNotSupported => true,
+        ErrorKind::Transaction { message, .. } => message.contains("not supported"),
+        _ => {
+            error_code(e) == Some(ILLEGAL_OPERATION)
+                || e.to_string()
+                    .contains("Transaction numbers are only allowed")
+        }
+    }
+}
+
+async fn in_transaction(store: &MongoStore, writes: &[Prepared]) -> Result<(), Failure> {
+    let mut session = store
+        .client
+        .start_session()
+        .await
+        .map_err(Failure::Driver)?;
+    let deadline = Instant::now() + TRANSACTION_RETRY_BUDGET;
+    let mut attempt = 0;
+    'attempts: loop {
+        session.start_transaction().await.map_err(Failure::Driver)?;
+        if let Err(failure) = apply_in_session(store, &mut session, writes).await {
+            // The server has usually aborted already; a second abort is harmless, and its
+            // own error would only hide the one that matters.
+            let _ = session.abort_transaction().await;
+            match failure {
+                Failure::Driver(e)
+                    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                        && Instant::now() < deadline =>
+                {
+                    backoff(&mut attempt).await;
+                    continue 'attempts;
+                }
+                other => return Err(other),
+            }
+        }
+        loop {
+            match session.commit_transaction().await {
+                Ok(()) => return Ok(()),
+                // Committing again is safe: the server commits a transaction only once.
+                Err(e)
+                    if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                        && Instant::now() < deadline =>
+                {
+                    backoff(&mut attempt).await;
+                }
+                Err(e)
+                    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                        && Instant::now() < deadline =>
+                {
+                    backoff(&mut attempt).await;
+                    continue 'attempts;
+                }
+                Err(e) => return Err(Failure::Driver(e)),
+            }
+        }
+    }
+}
+
+/// Sleeps a random time below an exponentially growing cap, so that writers which
+/// conflicted once do not collide again in lockstep.
+async fn backoff(attempt: &mut u32) {
+    let cap = Duration::from_millis(2 << (*attempt).min(6)).min(MAX_BACKOFF);
+    let pause = cap.mul_f64(rand::random::<f64>());
+    *attempt += 1;
+    tokio::time::sleep(pause).await;
+}
+
+async fn apply_in_session(
+    store: &MongoStore,
+    session: &mut ClientSession,
+    writes: &[Prepared],
+) -> Result<(), Failure> {
+    for w in writes {
+        if w.insert {
+            store
+                .nodes
+                .insert_one(&w.doc)
+                .session(&mut *session)
+                .await
+                .map_err(|e| insert_failure(e, w.id))?;
+        } else {
+            let result = store
+                .nodes
+                .replace_one(doc! {"_id": w.id}, &w.doc)
+                .session(&mut *session)
+                .await
+                .map_err(Failure::Driver)?;
+            if result.matched_count == 0 {
+                return Err(Failure::Store(not_found(w.id)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_failure(e: DriverError, id: ObjectId) -> Failure {
+    if is_duplicate_key(&e) {
+        Failure::Store(StoreError::Conflict(format!(
+            "node {} already exists",
+            id.to_hex()
+        )))
+    } else {
+        Failure::Driver(e)
+    }
+}
+
+fn not_found(id: ObjectId) -> StoreError {
+    StoreError::NotFound(format!("node {}", id.to_hex()))
+}
+
+/// The fallback without transactions: writes in order, and on a failure the applied ones
+/// are undone newest first. Readers may see a partial batch meanwhile, and a crash in the
+/// middle leaves it applied in part: the best a standalone server allows.
+async fn with_undo(store: &MongoStore, writes: &[Prepared]) -> StoreResult<()> {
+    let mut done = Vec::with_capacity(writes.len());
+    for w in writes {
+        match apply_undoable(store, w).await {
+            Ok(undo) => done.push(undo),
+            Err(e) => {
+                undo_all(store, done).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply_undoable(store: &MongoStore, w: &Prepared) -> StoreResult<Undo> {
+    let by_id = doc! {"_id": w.id};
+    if w.insert {
+        store
+            .nodes
+            .insert_one(&w.doc)
+            .await
+            .map_err(|e| StoreError::from(insert_failure(e, w.id)))?;
+        return Ok(Undo::Delete(w.id));
+    }
+    let previous = store
+        .nodes
+        .find_one(by_id.clone())
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| not_found(w.id))?;
+    let result = store
+        .nodes
+        .replace_one(by_id, &w.doc)
+        .await
+        .map_err(backend)?;
+    if result.matched_count == 0 {
+        // Deleted between the read and the replace.
+        return Err(not_found(w.id));
+    }
+    Ok(Undo::Restore(w.id, previous))
+}
+
+async fn undo_all(store: &MongoStore, done: Vec<Undo>) {
+    for undo in done.into_iter().rev() {
+        let (id, result) = match undo {
+            Undo::Delete(id) => (id, store.nodes.delete_one(doc! {"_id": id}).await.map(drop)),
+            Undo::Restore(id, previous) => (
+                id,
+                store
+                    .nodes
+                    .replace_one(doc! {"_id": id}, previous)
+                    .upsert(true)
+                    .await
+                    .map(drop),
+            ),
+        };
+        if let Err(e) = result {
+            tracing::error!(node = %id, error = %e, "could not undo a write of a failed node batch");
+        }
+    }
+}
+
+#[cfg(test)]
+impl MongoStore {
+    /// Makes `write_nodes` use the fallback, as on a standalone server.
+    pub(super) fn disable_transactions(&self) {
+        self.no_transactions.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mongodb::error::CommandError;
+
+    use super::*;
+
+    fn command_error(code: i32, message: &str) -> DriverError {
+        let error: CommandError =
+            bson::from_document(doc! {"code": code, "codeName": "X", "errmsg": message}).unwrap();
+        DriverError::from(ErrorKind::Command(error))
+    }
+
+    #[test]
+    fn recognises_servers_without_transactions() {
+        let standalone = command_error(
+            20,
+            "Transaction numbers are only allowed on a replica set member or mongos",
+        );
+        assert!(transactions_unsupported(&standalone));
+        assert!(transactions_unsupported(&command_error(
+            263,
+            "Transaction numbers are only allowed on a replica set member or mongos"
+        )));
+        assert!(transactions_unsupported(&DriverError::from(
+            ErrorKind::SessionsNotSupported
+        )));
+        assert!(!transactions_unsupported(&command_error(
+            11000,
+            "E11000 duplicate key"
+        )));
+        assert!(!transactions_unsupported(&command_error(
+            112,
+            "WriteConflict"
+        )));
+    }
+}

@@ -1,0 +1,201 @@
+//! User and user-group cases: lookups, unique usernames, case-insensitive unique emails.
+
+use maestro_common::UserGroupRef;
+use maestro_server::store::{Store, StoredUser, UserGroup};
+
+use crate::support::{assert_conflict, assert_not_found, new_id};
+
+fn user(username: &str, email: &str) -> StoredUser {
+    StoredUser {
+        id: new_id(),
+        email: email.to_owned(),
+        hashed_password: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${username}"),
+        is_active: true,
+        is_superuser: false,
+        is_verified: false,
+        username: username.to_owned(),
+        groups: Vec::new(),
+    }
+}
+
+async fn by_name(store: &dyn Store, username: &str) -> Option<StoredUser> {
+    store
+        .find_user_by_username(username)
+        .await
+        .expect("find_user_by_username")
+}
+
+pub async fn users_insert_and_find(store: &dyn Store) {
+    let mut alice = user("alice", "Alice@Example.org");
+    alice.is_superuser = true;
+    alice.is_verified = true;
+    alice.groups = vec![
+        UserGroupRef {
+            id: new_id().to_string(),
+            name: "team-b".into(),
+        },
+        UserGroupRef {
+            id: new_id().to_string(),
+            name: "node:edit:any".into(),
+        },
+    ];
+    let mut bob = user("bob", "bob@example.org");
+    bob.is_active = false;
+    store.insert_user(&alice).await.expect("insert alice");
+    store.insert_user(&bob).await.expect("insert bob");
+
+    assert_eq!(
+        store.find_user_by_id(&alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.find_user_by_id(&bob.id).await.unwrap(),
+        Some(bob.clone())
+    );
+    assert_eq!(by_name(store, "alice").await, Some(alice));
+    assert_eq!(by_name(store, "bob").await, Some(bob));
+    assert_eq!(store.find_user_by_id(&new_id()).await.unwrap(), None);
+    assert_eq!(by_name(store, "nobody").await, None);
+    assert_eq!(
+        by_name(store, "Alice").await,
+        None,
+        "usernames match exactly"
+    );
+    assert_eq!(
+        by_name(store, "alice@example.org").await,
+        None,
+        "not a lookup by email"
+    );
+}
+
+pub async fn users_unique_username_and_email(store: &dyn Store) {
+    let alice = user("alice", "alice@example.org");
+    store.insert_user(&alice).await.expect("insert alice");
+
+    let same_name = user("alice", "other@example.org");
+    assert_conflict(store.insert_user(&same_name).await, "duplicate username");
+    let same_email = user("carol", "ALICE@Example.ORG");
+    assert_conflict(
+        store.insert_user(&same_email).await,
+        "duplicate email in another case",
+    );
+    assert_eq!(store.find_user_by_id(&same_name.id).await.unwrap(), None);
+    assert_eq!(by_name(store, "carol").await, None);
+    assert_eq!(by_name(store, "alice").await, Some(alice));
+
+    let dave = user("dave", "dave@example.org");
+    store
+        .insert_user(&dave)
+        .await
+        .expect("distinct username and email");
+    let upper = user("Dave", "dave2@example.org");
+    store
+        .insert_user(&upper)
+        .await
+        .expect("usernames are case-sensitive");
+    assert_eq!(by_name(store, "Dave").await, Some(upper));
+}
+
+pub async fn update_user(store: &dyn Store) {
+    let alice = user("alice", "alice@example.org");
+    let bob = user("bob", "bob@example.org");
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
+
+    let mut changed = alice.clone();
+    changed.email = "alice@kernelci.org".to_owned();
+    changed.hashed_password = "$argon2id$v=19$m=19456,t=2,p=1$bmV3$new".to_owned();
+    changed.is_superuser = true;
+    changed.is_verified = true;
+    changed.groups = vec![UserGroupRef {
+        id: new_id().to_string(),
+        name: "team-a".into(),
+    }];
+    store.update_user(&changed).await.expect("update alice");
+    assert_eq!(
+        store.find_user_by_id(&alice.id).await.unwrap(),
+        Some(changed.clone())
+    );
+    assert_eq!(by_name(store, "alice").await, Some(changed.clone()));
+
+    let mut recased = changed.clone();
+    recased.email = "Alice@KernelCI.org".to_owned();
+    store
+        .update_user(&recased)
+        .await
+        .expect("a user does not conflict with itself");
+    assert_eq!(by_name(store, "alice").await, Some(recased.clone()));
+
+    let mut renamed = recased.clone();
+    renamed.username = "alice2".to_owned();
+    store.update_user(&renamed).await.expect("rename alice");
+    assert_eq!(by_name(store, "alice").await, None);
+    assert_eq!(by_name(store, "alice2").await, Some(renamed.clone()));
+
+    let mut taken_name = renamed.clone();
+    taken_name.username = "bob".to_owned();
+    assert_conflict(
+        store.update_user(&taken_name).await,
+        "update to a taken username",
+    );
+    let mut taken_email = renamed.clone();
+    taken_email.email = "BOB@example.org".to_owned();
+    assert_conflict(
+        store.update_user(&taken_email).await,
+        "update to a taken email",
+    );
+    assert_eq!(
+        store.find_user_by_id(&alice.id).await.unwrap(),
+        Some(renamed)
+    );
+    assert_eq!(by_name(store, "bob").await, Some(bob));
+
+    let ghost = user("ghost", "ghost@example.org");
+    assert_not_found(store.update_user(&ghost).await, "update of a missing user");
+    assert_eq!(by_name(store, "ghost").await, None);
+}
+
+pub async fn groups_insert_and_find(store: &dyn Store) {
+    let team = UserGroup {
+        id: new_id(),
+        name: "team-a".to_owned(),
+    };
+    let admins = UserGroup {
+        id: new_id(),
+        name: "runtime:lava-collabora:node-admin".to_owned(),
+    };
+    store.insert_group(&team).await.expect("insert team-a");
+    store
+        .insert_group(&admins)
+        .await
+        .expect("insert a runtime group");
+
+    let found = store.find_group_by_name("team-a").await.unwrap();
+    assert_eq!(found, Some(team.clone()));
+    let found = store.find_group_by_name(&admins.name).await.unwrap();
+    assert_eq!(found, Some(admins));
+    assert_eq!(store.find_group_by_name("team-b").await.unwrap(), None);
+
+    let duplicate = UserGroup {
+        id: new_id(),
+        name: "team-a".to_owned(),
+    };
+    assert_conflict(store.insert_group(&duplicate).await, "duplicate group name");
+    assert_eq!(
+        store.find_group_by_name("team-a").await.unwrap(),
+        Some(team)
+    );
+
+    let upper = UserGroup {
+        id: new_id(),
+        name: "Team-A".to_owned(),
+    };
+    store
+        .insert_group(&upper)
+        .await
+        .expect("group names are case-sensitive");
+    assert_eq!(
+        store.find_group_by_name("Team-A").await.unwrap(),
+        Some(upper)
+    );
+}
