@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{NodeWrite, Store, StoreError, StoreResult, StoredUser, UserGroup};
 
 mod filter_sql;
+mod group_commit;
 mod json_match;
 mod schema;
 
@@ -30,9 +31,8 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    /// SQLite allows one writer at a time; the mutex makes that explicit and avoids
-    /// busy-retries.
-    writer: Mutex<Connection>,
+    /// SQLite allows one writer at a time: one thread owns the write connection.
+    writer: group_commit::Writer,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -54,7 +54,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
+                writer: group_commit::Writer::start(writer).map_err(backend)?,
                 readers: Mutex::new(Vec::new()),
             }),
         })
@@ -84,22 +84,14 @@ impl SqliteStore {
         .map_err(backend)?
     }
 
-    /// Runs `f` inside one transaction on the writer connection; commits only on `Ok`.
+    /// Runs `f` in a transaction of the writer; its changes are kept only on `Ok`, and
+    /// `Ok` is answered after the commit.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
-            let tx = conn.transaction().map_err(backend)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(out)
-        })
-        .await
-        .map_err(backend)?
+        self.inner.writer.write(f).await
     }
 }
 
@@ -143,7 +135,7 @@ fn bind_node(node: &Node) -> StoreResult<Vec<rusqlite::types::Value>> {
     ])
 }
 
-fn apply_write(tx: &rusqlite::Transaction<'_>, write: &NodeWrite) -> StoreResult<()> {
+fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
     let values = bind_node(write.node())?;
     match write {
         NodeWrite::Insert(node) => {

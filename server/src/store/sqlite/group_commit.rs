@@ -1,0 +1,122 @@
+//! The single writer of the SQLite store, with group commit: writes queued while a commit
+//! is in progress go into the next transaction together, each in its own savepoint, so
+//! concurrent clients share one fsync instead of waiting for one each.
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+
+use crate::store::{StoreError, StoreResult};
+
+/// Most writes committed by one transaction.
+const MAX_GROUP: usize = 256;
+
+/// Delivers a write's result once its transaction's commit is known.
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// One write: runs on the writer connection, says whether it succeeded, and how to answer.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// Handle to the writer thread; dropping it stops the thread after the queued writes.
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread that owns `conn`.
+    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || run(&conn, &rx))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` in the next transaction; its changes are kept only if it returns `Ok`, and
+    /// the answer comes after the commit (so an `Ok` is durable).
+    pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let out = f(conn);
+            let ok = out.is_ok();
+            let completion: Completion = Box::new(move |commit| {
+                let result = match (out, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(msg)) => Err(StoreError::Backend(msg.into())),
+                };
+                let _ = tx.send(result);
+            });
+            (ok, completion)
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("the SQLite writer failed; see the server log".into()))?
+    }
+}
+
+fn run(conn: &Connection, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(conn, group);
+    }
+}
+
+fn commit_group(conn: &Connection, mut group: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        // Dropping the jobs closes their reply channels: each caller gets a backend error.
+        tracing::error!(error = %e, "sqlite: starting a transaction failed");
+        return;
+    }
+    if group.len() == 1 {
+        // Alone in its transaction, a write needs no savepoint (they cost a sub-journal).
+        let Some(job) = group.pop() else { return };
+        let (ok, done) = job(conn);
+        let commit = if ok { finish(conn, None) } else { finish(conn, Some(String::new())).or(Ok(())) };
+        done(commit);
+        return;
+    }
+    let mut completions = Vec::with_capacity(group.len());
+    let mut broken = None;
+    for job in group {
+        if broken.is_some() {
+            continue;
+        }
+        // Each write in its own savepoint, so a failed one leaves the others in place.
+        if let Err(e) = conn.execute_batch("SAVEPOINT w") {
+            broken = Some(format!("savepoint: {e}"));
+            continue;
+        }
+        let (ok, done) = job(conn);
+        completions.push(done);
+        let end = if ok { "RELEASE w" } else { "ROLLBACK TO w; RELEASE w" };
+        if let Err(e) = conn.execute_batch(end) {
+            broken = Some(format!("ending a savepoint: {e}"));
+        }
+    }
+    let commit = finish(conn, broken);
+    for done in completions {
+        done(commit.clone());
+    }
+}
+
+/// Commits, or rolls back when `broken` says why; `Err` when the transaction did not commit.
+fn finish(conn: &Connection, broken: Option<String>) -> Result<(), String> {
+    let result = match broken {
+        Some(msg) => Err(msg),
+        None => conn.execute_batch("COMMIT").map_err(|e| format!("commit: {e}")),
+    };
+    if let Err(msg) = &result {
+        if !msg.is_empty() {
+            tracing::error!(error = %msg, "sqlite: a write group failed and was rolled back");
+        }
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    result
+}
