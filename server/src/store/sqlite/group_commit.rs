@@ -25,7 +25,9 @@ impl Writer {
     /// Starts the writer thread that owns `conn`.
     pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || run(&conn, &rx))?;
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&conn, &rx))?;
         Ok(Self { jobs })
     }
 
@@ -50,8 +52,12 @@ impl Writer {
             });
             (ok, completion)
         });
-        self.jobs.send(job).map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Backend("the SQLite writer failed; see the server log".into()))?
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
+        rx.await.map_err(|_| {
+            StoreError::Backend("the SQLite writer failed; see the server log".into())
+        })?
     }
 }
 
@@ -78,7 +84,11 @@ fn commit_group(conn: &Connection, mut group: Vec<Job>) {
         // Alone in its transaction, a write needs no savepoint (they cost a sub-journal).
         let Some(job) = group.pop() else { return };
         let (ok, done) = job(conn);
-        let commit = if ok { finish(conn, None) } else { finish(conn, Some(String::new())).or(Ok(())) };
+        let commit = if ok {
+            finish(conn, None)
+        } else {
+            finish(conn, Some(String::new())).or(Ok(()))
+        };
         done(commit);
         return;
     }
@@ -95,7 +105,11 @@ fn commit_group(conn: &Connection, mut group: Vec<Job>) {
         }
         let (ok, done) = job(conn);
         completions.push(done);
-        let end = if ok { "RELEASE w" } else { "ROLLBACK TO w; RELEASE w" };
+        let end = if ok {
+            "RELEASE w"
+        } else {
+            "ROLLBACK TO w; RELEASE w"
+        };
         if let Err(e) = conn.execute_batch(end) {
             broken = Some(format!("ending a savepoint: {e}"));
         }
@@ -110,7 +124,9 @@ fn commit_group(conn: &Connection, mut group: Vec<Job>) {
 fn finish(conn: &Connection, broken: Option<String>) -> Result<(), String> {
     let result = match broken {
         Some(msg) => Err(msg),
-        None => conn.execute_batch("COMMIT").map_err(|e| format!("commit: {e}")),
+        None => conn
+            .execute_batch("COMMIT")
+            .map_err(|e| format!("commit: {e}")),
     };
     if let Err(msg) = &result {
         if !msg.is_empty() {
