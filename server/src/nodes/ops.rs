@@ -325,8 +325,9 @@ pub async fn put_hierarchy(
     raw_id: &str,
     body: Value,
 ) -> ApiResult<HierarchyWritten> {
-    let hierarchy: Hierarchy = from_body(body, &["body"])?;
+    // Rights come before the body's shape, as in the Python server (401/404 before 422).
     let root = load_editable(store, user, raw_id).await?;
+    let hierarchy: Hierarchy = from_body(body, &["body"])?;
     let now = Timestamp::now();
     let mut writes = Vec::new();
     let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];

@@ -104,7 +104,8 @@ fn node_from_doc(doc: &str) -> StoreResult<Node> {
 }
 
 const NODE_COLUMNS: &str = "id, kind, name, grp, parent, state, result, owner, submitter, \
-    treeid, created, updated, timeout, holdoff, processed_by_kcidb_bridge, retry_counter, doc";
+    treeid, created, updated, timeout, holdoff, processed_by_kcidb_bridge, retry_counter, \
+    rev_tree, rev_branch, rev_commit, doc";
 
 fn bind_node(node: &Node) -> StoreResult<Vec<rusqlite::types::Value>> {
     use rusqlite::types::Value as V;
@@ -131,8 +132,20 @@ fn bind_node(node: &Node) -> StoreResult<Vec<rusqlite::types::Value>> {
         node.holdoff.map_or(V::Null, |t| V::Integer(t.millis())),
         V::Integer(i64::from(node.processed_by_kcidb_bridge)),
         V::Integer(node.retry_counter),
+        text(revision_field(node, "tree")),
+        text(revision_field(node, "branch")),
+        text(revision_field(node, "commit")),
         V::Text(doc),
     ])
+}
+
+/// `data.kernel_revision.<key>` when it is a string (what the indexed columns hold).
+fn revision_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+    node.data
+        .as_ref()?
+        .get("kernel_revision")?
+        .get(key)?
+        .as_str()
 }
 
 fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
@@ -140,9 +153,11 @@ fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
     match write {
         NodeWrite::Insert(node) => {
             let sql = format!(
-                "INSERT INTO node ({NODE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                "INSERT INTO node ({NODE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             );
-            tx.execute(&sql, rusqlite::params_from_iter(values))
+            // Cached: a hierarchy write runs this statement a thousand times in a row.
+            tx.prepare_cached(&sql)
+                .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
                 .map_err(|e| {
                     if is_unique_violation(&e) {
                         StoreError::Conflict(format!("node {} already exists", node.id_str()))
@@ -163,7 +178,8 @@ fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
             let id = values.remove(0);
             values.push(id);
             let changed = tx
-                .execute(&sql, rusqlite::params_from_iter(values))
+                .prepare_cached(&sql)
+                .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
                 .map_err(backend)?;
             if changed == 0 {
                 return Err(StoreError::NotFound(format!("node {}", node.id_str())));

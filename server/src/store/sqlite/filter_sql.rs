@@ -30,16 +30,10 @@ fn target(field: &str) -> Target {
         "owner" => Target::Text("owner"),
         "submitter" => Target::Text("submitter"),
         "treeid" => Target::Text("treeid"),
-        // The exact expressions of the node_revision/node_commit indexes, so they are used.
-        "data.kernel_revision.tree" => {
-            Target::Text("json_extract(doc, '$.data.kernel_revision.tree')")
-        }
-        "data.kernel_revision.branch" => {
-            Target::Text("json_extract(doc, '$.data.kernel_revision.branch')")
-        }
-        "data.kernel_revision.commit" => {
-            Target::Text("json_extract(doc, '$.data.kernel_revision.commit')")
-        }
+        // Copies of the string values (validated as strings for every kind but `process`).
+        "data.kernel_revision.tree" => Target::Text("rev_tree"),
+        "data.kernel_revision.branch" => Target::Text("rev_branch"),
+        "data.kernel_revision.commit" => Target::Text("rev_commit"),
         "created" => Target::Time("created"),
         "updated" => Target::Time("updated"),
         "timeout" => Target::Time("timeout"),

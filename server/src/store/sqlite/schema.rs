@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS node (
     holdoff INTEGER,
     processed_by_kcidb_bridge INTEGER NOT NULL,
     retry_counter INTEGER NOT NULL,
+    -- data.kernel_revision.{tree,branch,commit} when they are strings, copied on write so
+    -- that indexing them needs no JSON parsing.
+    rev_tree TEXT,
+    rev_branch TEXT,
+    rev_commit TEXT,
     doc TEXT NOT NULL
 );
 -- What the clients filter on (kernelci-api.md section 13, workloads.md W3). Indexes end in
@@ -40,10 +45,8 @@ CREATE INDEX IF NOT EXISTS node_state_timeout ON node (state, timeout);
 CREATE INDEX IF NOT EXISTS node_treeid ON node (treeid, id);
 CREATE INDEX IF NOT EXISTS node_owner ON node (owner, id);
 CREATE INDEX IF NOT EXISTS node_name ON node (name, id);
-CREATE INDEX IF NOT EXISTS node_revision ON node (
-    json_extract(doc, '$.data.kernel_revision.tree'),
-    json_extract(doc, '$.data.kernel_revision.branch'),
-    json_extract(doc, '$.data.kernel_revision.commit'));
+CREATE INDEX IF NOT EXISTS node_revision ON node (rev_tree, rev_branch, rev_commit);
+CREATE INDEX IF NOT EXISTS node_commit ON node (rev_commit);
 CREATE TABLE IF NOT EXISTS user (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,
