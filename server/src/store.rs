@@ -78,6 +78,34 @@ pub struct UserGroup {
     pub name: String,
 }
 
+/// An exact-match test on a user field, for `GET /users`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserFilter {
+    /// `username=...`
+    Username(String),
+    /// `email=...` (exact, as the Python server's filters are)
+    Email(String),
+    /// `is_active=true|false`
+    IsActive(bool),
+    /// `is_superuser=true|false`
+    IsSuperuser(bool),
+    /// `is_verified=true|false`
+    IsVerified(bool),
+    /// `groups.name=...`: members of the group.
+    Group(String),
+}
+
+/// What `delete_group_if_unused` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupDeletion {
+    /// The group was deleted.
+    Deleted,
+    /// No group has that id.
+    NotFound,
+    /// Some user holds the group; nothing was deleted.
+    InUse,
+}
+
 /// Everything the API stores. Implementations must be safe to share between requests.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -117,9 +145,38 @@ pub trait Store: Send + Sync + 'static {
     /// The user with this username (exact match).
     async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>>;
 
+    /// The user whose email equals `email`, ignoring case.
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<StoredUser>>;
+
+    /// Users matching every filter, ordered by id, with the total number of matches.
+    async fn list_users(
+        &self,
+        filters: &[UserFilter],
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<StoredUser>, u64)>;
+
+    /// Deletes a user; `false` when there was none with that id.
+    async fn delete_user(&self, id: &ObjectIdHex) -> StoreResult<bool>;
+
     /// Creates a group; `Conflict` if the name is taken.
     async fn insert_group(&self, group: &UserGroup) -> StoreResult<()>;
 
     /// The group with this name.
     async fn find_group_by_name(&self, name: &str) -> StoreResult<Option<UserGroup>>;
+
+    /// The group with this id.
+    async fn find_group_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<UserGroup>>;
+
+    /// Groups (optionally only the one named `name`), ordered by id, with the total.
+    async fn list_groups(
+        &self,
+        name: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<UserGroup>, u64)>;
+
+    /// Deletes a group unless a user holds it (matched by name), atomically with respect to
+    /// other writes of the store.
+    async fn delete_group_if_unused(&self, id: &ObjectIdHex) -> StoreResult<GroupDeletion>;
 }

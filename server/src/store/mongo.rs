@@ -8,10 +8,12 @@ use futures::TryStreamExt;
 use maestro_common::node::ObjectIdHex;
 use maestro_common::{Filter, Node};
 use mongodb::error::{Error as DriverError, ErrorKind, WriteFailure};
-use mongodb::options::{Acknowledgment, ClientOptions};
+use mongodb::options::{Acknowledgment, ClientOptions, Collation, CollationStrength};
 use mongodb::{Client, Collection, Database};
 
-use crate::store::{NodeWrite, Store, StoreError, StoreResult, StoredUser, UserGroup};
+use crate::store::{
+    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, UserFilter, UserGroup,
+};
 
 mod convert;
 mod filter;
@@ -164,6 +166,68 @@ impl Store for MongoStore {
         found.as_ref().map(convert::doc_to_user).transpose()
     }
 
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<StoredUser>> {
+        let found = self
+            .users
+            .find_one(doc! {"email": email})
+            .collation(case_insensitive())
+            .await
+            .map_err(backend)?;
+        found.as_ref().map(convert::doc_to_user).transpose()
+    }
+
+    async fn list_users(
+        &self,
+        filters: &[UserFilter],
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<StoredUser>, u64)> {
+        let mut query = Document::new();
+        for f in filters {
+            match f {
+                UserFilter::Username(u) => query.insert("username", u),
+                UserFilter::Email(e) => query.insert("email", e),
+                UserFilter::IsActive(b) => query.insert("is_active", b),
+                UserFilter::IsSuperuser(b) => query.insert("is_superuser", b),
+                UserFilter::IsVerified(b) => query.insert("is_verified", b),
+                UserFilter::Group(g) => query.insert("groups.name", g),
+            };
+        }
+        let total = self
+            .users
+            .count_documents(query.clone())
+            .await
+            .map_err(backend)?;
+        if limit == 0 {
+            return Ok((Vec::new(), total));
+        }
+        let docs: Vec<Document> = self
+            .users
+            .find(query)
+            .sort(doc! {"_id": 1})
+            .skip(offset)
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let users = docs
+            .iter()
+            .map(convert::doc_to_user)
+            .collect::<StoreResult<_>>()?;
+        Ok((users, total))
+    }
+
+    async fn delete_user(&self, id: &ObjectIdHex) -> StoreResult<bool> {
+        let result = self
+            .users
+            .delete_one(doc! {"_id": convert::oid(id)?})
+            .await
+            .map_err(backend)?;
+        Ok(result.deleted_count > 0)
+    }
+
     async fn insert_group(&self, group: &UserGroup) -> StoreResult<()> {
         let doc = convert::group_to_doc(group)?;
         self.groups.insert_one(doc).await.map_err(|e| {
@@ -184,6 +248,86 @@ impl Store for MongoStore {
             .map_err(backend)?;
         found.as_ref().map(convert::doc_to_group).transpose()
     }
+
+    async fn find_group_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<UserGroup>> {
+        let found = self
+            .groups
+            .find_one(doc! {"_id": convert::oid(id)?})
+            .await
+            .map_err(backend)?;
+        found.as_ref().map(convert::doc_to_group).transpose()
+    }
+
+    async fn list_groups(
+        &self,
+        name: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<UserGroup>, u64)> {
+        let query = match name {
+            Some(n) => doc! {"name": n},
+            None => Document::new(),
+        };
+        let total = self
+            .groups
+            .count_documents(query.clone())
+            .await
+            .map_err(backend)?;
+        if limit == 0 {
+            return Ok((Vec::new(), total));
+        }
+        let docs: Vec<Document> = self
+            .groups
+            .find(query)
+            .sort(doc! {"_id": 1})
+            .skip(offset)
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)?;
+        let groups = docs
+            .iter()
+            .map(convert::doc_to_group)
+            .collect::<StoreResult<_>>()?;
+        Ok((groups, total))
+    }
+
+    async fn delete_group_if_unused(&self, id: &ObjectIdHex) -> StoreResult<GroupDeletion> {
+        let Some(group) = self.find_group_by_id(id).await? else {
+            return Ok(GroupDeletion::NotFound);
+        };
+        // Check then delete, as the Python server does (with its race: a user given the
+        // group in between keeps the name in their record).
+        let holders = self
+            .users
+            .count_documents(doc! {"groups.name": &group.name})
+            .limit(1)
+            .await
+            .map_err(backend)?;
+        if holders > 0 {
+            return Ok(GroupDeletion::InUse);
+        }
+        let result = self
+            .groups
+            .delete_one(doc! {"_id": convert::oid(id)?})
+            .await
+            .map_err(backend)?;
+        Ok(if result.deleted_count > 0 {
+            GroupDeletion::Deleted
+        } else {
+            GroupDeletion::NotFound
+        })
+    }
+}
+
+/// Emails compare ignoring case, with the collation of the Python server's unique index.
+fn case_insensitive() -> Collation {
+    Collation::builder()
+        .locale("en".to_owned())
+        .strength(CollationStrength::Secondary)
+        .build()
 }
 
 /// A driver error as a store error.

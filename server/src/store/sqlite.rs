@@ -10,7 +10,9 @@ use maestro_common::{Filter, Node, UserGroupRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{NodeWrite, Store, StoreError, StoreResult, StoredUser, UserGroup};
+use super::{
+    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, UserFilter, UserGroup,
+};
 
 mod filter_sql;
 mod group_commit;
@@ -215,6 +217,13 @@ fn user_from_row(id: &str, doc: &str) -> StoreResult<StoredUser> {
     })
 }
 
+fn group_from_row(id: &str, name: String) -> StoreResult<UserGroup> {
+    Ok(UserGroup {
+        id: ObjectIdHex::parse(id).map_err(|e| StoreError::Backend(e.into()))?,
+        name,
+    })
+}
+
 fn user_doc(u: &StoredUser) -> StoreResult<String> {
     serde_json::to_string(&UserDoc {
         email: u.email.clone(),
@@ -338,6 +347,84 @@ impl Store for SqliteStore {
         self.find_user("username", username.to_owned()).await
     }
 
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<StoredUser>> {
+        // The column is declared COLLATE NOCASE, so `=` ignores case here.
+        self.find_user("email", email.to_owned()).await
+    }
+
+    async fn list_users(
+        &self,
+        filters: &[UserFilter],
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<StoredUser>, u64)> {
+        use rusqlite::types::Value as V;
+        let mut clauses = vec!["1".to_owned()];
+        let mut args: Vec<V> = Vec::new();
+        for f in filters {
+            let (clause, arg) = match f {
+                UserFilter::Username(u) => ("username = ?", V::Text(u.clone())),
+                UserFilter::Email(e) => ("email = ? COLLATE BINARY", V::Text(e.clone())),
+                UserFilter::IsActive(b) => (
+                    "json_extract(doc, '$.is_active') = ?",
+                    V::Integer(i64::from(*b)),
+                ),
+                UserFilter::IsSuperuser(b) => (
+                    "json_extract(doc, '$.is_superuser') = ?",
+                    V::Integer(i64::from(*b)),
+                ),
+                UserFilter::IsVerified(b) => (
+                    "json_extract(doc, '$.is_verified') = ?",
+                    V::Integer(i64::from(*b)),
+                ),
+                UserFilter::Group(g) => (
+                    "EXISTS (SELECT 1 FROM json_each(doc, '$.groups') g WHERE json_extract(g.value, '$.name') = ?)",
+                    V::Text(g.clone()),
+                ),
+            };
+            clauses.push(clause.to_owned());
+            args.push(arg);
+        }
+        let clause = clauses.join(" AND ");
+        let page_sql =
+            format!("SELECT id, doc FROM user WHERE {clause} ORDER BY id LIMIT ? OFFSET ?");
+        let count_sql = format!("SELECT count(*) FROM user WHERE {clause}");
+        let mut page_args = args.clone();
+        page_args.push(V::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        page_args.push(V::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+        self.read(move |c| {
+            let total: i64 = c
+                .prepare_cached(&count_sql)
+                .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args), |r| r.get(0)))
+                .map_err(backend)?;
+            let mut stmt = c.prepare_cached(&page_sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(page_args), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(backend)?;
+            let users = rows
+                .map(|row| {
+                    let (id, doc) = row.map_err(backend)?;
+                    user_from_row(&id, &doc)
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok((users, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: &ObjectIdHex) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            Ok(tx
+                .execute("DELETE FROM user WHERE id = ?", [&id])
+                .map_err(backend)?
+                > 0)
+        })
+        .await
+    }
+
     async fn insert_group(&self, group: &UserGroup) -> StoreResult<()> {
         let g = group.clone();
         self.write(move |tx| {
@@ -358,28 +445,98 @@ impl Store for SqliteStore {
     }
 
     async fn find_group_by_name(&self, name: &str) -> StoreResult<Option<UserGroup>> {
-        let name = name.to_owned();
+        self.find_group("name", name.to_owned()).await
+    }
+
+    async fn find_group_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<UserGroup>> {
+        self.find_group("id", id.to_string()).await
+    }
+
+    async fn list_groups(
+        &self,
+        name: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<UserGroup>, u64)> {
+        let name = name.map(str::to_owned);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.read(move |c| {
-            let row: Option<(String, String)> = c
-                .prepare_cached("SELECT id, name FROM usergroup WHERE name = ?")
-                .and_then(|mut s| {
-                    s.query_row([&name], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()
-                })
+            let total: i64 = c
+                .prepare_cached("SELECT count(*) FROM usergroup WHERE ?1 IS NULL OR name = ?1")
+                .and_then(|mut s| s.query_row([&name], |r| r.get(0)))
                 .map_err(backend)?;
-            row.map(|(id, name)| {
-                Ok(UserGroup {
-                    id: ObjectIdHex::parse(&id).map_err(|e| StoreError::Backend(e.into()))?,
-                    name,
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT id, name FROM usergroup WHERE ?1 IS NULL OR name = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![name, limit, offset], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(backend)?;
+            let groups = rows
+                .map(|row| {
+                    let (id, name) = row.map_err(backend)?;
+                    group_from_row(&id, name)
                 })
-            })
-            .transpose()
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok((groups, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    async fn delete_group_if_unused(&self, id: &ObjectIdHex) -> StoreResult<GroupDeletion> {
+        let id = id.to_string();
+        // One writer transaction: no user can be given the group between check and delete.
+        self.write(move |tx| {
+            let name: Option<String> = tx
+                .query_row("SELECT name FROM usergroup WHERE id = ?", [&id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?;
+            let Some(name) = name else {
+                return Ok(GroupDeletion::NotFound);
+            };
+            let in_use: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM user, json_each(user.doc, '$.groups') g \
+                     WHERE json_extract(g.value, '$.name') = ?)",
+                    [&name],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if in_use {
+                return Ok(GroupDeletion::InUse);
+            }
+            tx.execute("DELETE FROM usergroup WHERE id = ?", [&id])
+                .map_err(backend)?;
+            Ok(GroupDeletion::Deleted)
         })
         .await
     }
 }
 
 impl SqliteStore {
+    async fn find_group(
+        &self,
+        column: &'static str,
+        value: String,
+    ) -> StoreResult<Option<UserGroup>> {
+        let sql = format!("SELECT id, name FROM usergroup WHERE {column} = ?");
+        self.read(move |c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
+                .map_err(backend)?;
+            row.map(|(id, name)| group_from_row(&id, name)).transpose()
+        })
+        .await
+    }
+
     async fn find_user(
         &self,
         column: &'static str,
