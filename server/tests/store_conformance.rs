@@ -137,4 +137,6 @@ conformance_suite! {
     users::users_unique_username_and_email,
     users::update_user,
     users::groups_insert_and_find,
+    users::users_listing_filters_and_deletion,
+    users::groups_listing_and_deletion_when_unused,
 }

@@ -199,3 +199,127 @@ pub async fn groups_insert_and_find(store: &dyn Store) {
         Some(upper)
     );
 }
+
+fn group_ref(g: &UserGroup) -> UserGroupRef {
+    UserGroupRef {
+        id: g.id.to_string(),
+        name: g.name.clone(),
+    }
+}
+
+pub async fn users_listing_filters_and_deletion(store: &dyn Store) {
+    use maestro_server::store::UserFilter;
+    let team = UserGroup {
+        id: new_id(),
+        name: "team-a".into(),
+    };
+    store.insert_group(&team).await.unwrap();
+    let mut alice = user("alice", "Alice@Example.org");
+    alice.is_superuser = true;
+    alice.is_verified = true;
+    alice.groups = vec![group_ref(&team)];
+    let mut bob = user("bob", "bob@example.org");
+    bob.is_active = false;
+    let carol = user("carol", "carol@example.org");
+    for u in [&alice, &bob, &carol] {
+        store.insert_user(u).await.unwrap();
+    }
+    let names = |users: Vec<StoredUser>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+
+    let (all, total) = store.list_users(&[], 0, 50).await.unwrap();
+    assert_eq!(
+        (names(all), total),
+        (vec!["alice".to_owned(), "bob".into(), "carol".into()], 3)
+    );
+    let (page, total) = store.list_users(&[], 1, 1).await.unwrap();
+    assert_eq!((names(page), total), (vec!["bob".to_owned()], 3));
+    let cases: Vec<(Vec<UserFilter>, Vec<&str>)> = vec![
+        (vec![UserFilter::Username("carol".into())], vec!["carol"]),
+        (vec![UserFilter::IsActive(false)], vec!["bob"]),
+        (vec![UserFilter::IsSuperuser(true)], vec!["alice"]),
+        (vec![UserFilter::IsVerified(false)], vec!["bob", "carol"]),
+        (vec![UserFilter::Group("team-a".into())], vec!["alice"]),
+        (
+            vec![UserFilter::Email("bob@example.org".into())],
+            vec!["bob"],
+        ),
+        // Filters are exact, as in the Python server; only lookups ignore the email's case.
+        (vec![UserFilter::Email("alice@example.org".into())], vec![]),
+        (
+            vec![UserFilter::IsActive(true), UserFilter::IsSuperuser(false)],
+            vec!["carol"],
+        ),
+    ];
+    for (filters, want) in cases {
+        let (users, total) = store.list_users(&filters, 0, 50).await.unwrap();
+        assert_eq!(names(users), want, "{filters:?}");
+        assert_eq!(total, want.len() as u64, "{filters:?}");
+    }
+
+    let found = store.find_user_by_email("ALICE@example.ORG").await.unwrap();
+    assert_eq!(found.map(|u| u.username), Some("alice".to_owned()));
+    assert_eq!(
+        store
+            .find_user_by_email("nobody@example.org")
+            .await
+            .unwrap(),
+        None
+    );
+
+    assert!(store.delete_user(&bob.id).await.unwrap());
+    assert!(!store.delete_user(&bob.id).await.unwrap());
+    assert_eq!(store.find_user_by_id(&bob.id).await.unwrap(), None);
+    assert_eq!(store.list_users(&[], 0, 50).await.unwrap().1, 2);
+}
+
+pub async fn groups_listing_and_deletion_when_unused(store: &dyn Store) {
+    use maestro_server::store::GroupDeletion;
+    let groups: Vec<UserGroup> = ["a", "b", "c"]
+        .iter()
+        .map(|n| UserGroup {
+            id: new_id(),
+            name: (*n).to_owned(),
+        })
+        .collect();
+    for g in &groups {
+        store.insert_group(g).await.unwrap();
+    }
+    let (all, total) = store.list_groups(None, 0, 50).await.unwrap();
+    assert_eq!((all.clone(), total), (groups.clone(), 3));
+    assert_eq!(
+        store.list_groups(None, 2, 5).await.unwrap(),
+        (vec![groups[2].clone()], 3)
+    );
+    assert_eq!(
+        store.list_groups(Some("b"), 0, 5).await.unwrap(),
+        (vec![groups[1].clone()], 1)
+    );
+    assert_eq!(
+        store.find_group_by_id(&groups[0].id).await.unwrap(),
+        Some(groups[0].clone())
+    );
+    assert_eq!(store.find_group_by_id(&new_id()).await.unwrap(), None);
+
+    let mut member = user("member", "member@example.org");
+    member.groups = vec![group_ref(&groups[1])];
+    store.insert_user(&member).await.unwrap();
+    assert_eq!(
+        store.delete_group_if_unused(&groups[1].id).await.unwrap(),
+        GroupDeletion::InUse
+    );
+    assert_eq!(
+        store.delete_group_if_unused(&groups[0].id).await.unwrap(),
+        GroupDeletion::Deleted
+    );
+    assert_eq!(
+        store.delete_group_if_unused(&groups[0].id).await.unwrap(),
+        GroupDeletion::NotFound
+    );
+    member.groups.clear();
+    store.update_user(&member).await.unwrap();
+    assert_eq!(
+        store.delete_group_if_unused(&groups[1].id).await.unwrap(),
+        GroupDeletion::Deleted
+    );
+    assert_eq!(store.list_groups(None, 0, 50).await.unwrap().1, 1);
+}
