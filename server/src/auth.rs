@@ -81,6 +81,43 @@ fn decode_subject(token: &str, secret: &str) -> Option<ObjectIdHex> {
     ObjectIdHex::parse(&data.claims.sub).ok()
 }
 
+/// The claims of a token other than an access token (invite, password reset).
+pub type TokenClaims = serde_json::Map<String, serde_json::Value>;
+
+impl TokenKeys {
+    /// Signs `claims` as an HS256 JWT with the server secret (never the unified one): the
+    /// invite and password-reset tokens.
+    pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, ApiError> {
+        jsonwebtoken::encode(
+            &Header::default(),
+            claims,
+            &EncodingKey::from_secret(self.secret.as_bytes()),
+        )
+        .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+    }
+
+    /// The claims of `token` if the server secret signed it (HS256) and its `exp`, when it
+    /// has one, is not past. With `audience`, the token must have an `aud` naming it (as
+    /// PyJWT checks reset tokens); without, a token that has any `aud` is refused (as
+    /// python-jose checks invite tokens), so an access token is never an invite.
+    pub fn verify_claims(&self, token: &str, audience: Option<&str>) -> Option<TokenClaims> {
+        let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
+        v.required_spec_claims.clear();
+        if let Some(aud) = audience {
+            v.set_audience(&[aud]);
+            v.required_spec_claims.insert("aud".to_owned());
+        }
+        v.leeway = 0;
+        jsonwebtoken::decode::<TokenClaims>(
+            token,
+            &DecodingKey::from_secret(self.secret.as_bytes()),
+            &v,
+        )
+        .ok()
+        .map(|data| data.claims)
+    }
+}
+
 fn argon2() -> Argon2<'static> {
     // The parameters of the Python server (pwdlib/argon2-cffi defaults), so hashes made by
     // either verify on the other and cost the same.
@@ -97,8 +134,25 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))
 }
 
-/// Whether `password` matches `hash`. CPU-heavy: call from a blocking task.
+/// Whether `hash` is a bcrypt hash (`$2a$`, `$2b$`, `$2y$`): the Python server's admin tool
+/// wrote those, and migrated users keep them until their next login upgrades them.
+pub fn is_bcrypt_hash(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+}
+
+/// Whether a stored hash should be replaced by a fresh argon2id one once the password is
+/// known (after a successful verification), as fastapi-users' `verify_and_update` does.
+pub fn needs_rehash(hash: &str) -> bool {
+    is_bcrypt_hash(hash)
+}
+
+/// Whether `password` matches `hash`, an argon2 PHC string or a legacy bcrypt hash.
+/// CPU-heavy: call from a blocking task.
 pub fn verify_password(password: &str, hash: &str) -> bool {
+    if is_bcrypt_hash(hash) {
+        // A malformed hash is a mismatch, never an error the caller could leak.
+        return bcrypt::verify(password, hash).unwrap_or(false);
+    }
     PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
@@ -164,6 +218,25 @@ impl FromRequestParts<AppState> for VerifiedUser {
     }
 }
 
+/// An active superuser; 401 without a valid token, 403 for other users.
+pub struct SuperUser(pub StoredUser);
+
+impl FromRequestParts<AppState> for SuperUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        if user.is_superuser {
+            Ok(Self(user))
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +264,22 @@ mod tests {
         assert!(verify_password("hunter2", &h));
         assert!(!verify_password("hunter3", &h));
         assert!(!verify_password("hunter2", "garbage"));
+        assert!(!needs_rehash(&h));
+    }
+
+    #[test]
+    fn legacy_bcrypt_hashes_verify_and_need_a_rehash() {
+        // Cost 4, the minimum, keeps the test fast.
+        let h = bcrypt::hash("hunter2", 4).unwrap();
+        assert!(h.starts_with("$2b$"));
+        assert!(verify_password("hunter2", &h));
+        assert!(!verify_password("hunter3", &h));
+        assert!(needs_rehash(&h));
+        for prefix in ["$2a$", "$2y$"] {
+            let other = format!("{prefix}{}", &h[4..]);
+            assert!(verify_password("hunter2", &other), "{prefix}");
+            assert!(needs_rehash(&other));
+        }
+        assert!(!verify_password("hunter2", "$2b$04$truncated"));
     }
 }

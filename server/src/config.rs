@@ -82,19 +82,56 @@ pub struct Config {
         default_value = "maestro_server=info,tower_http=warn"
     )]
     pub log: String,
+
+    /// SMTP server for invite and password-reset emails. Without it no email is sent:
+    /// invites then carry their link in the answer for the admin to pass on.
+    #[arg(long, env = "SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    /// SMTP server port.
+    #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+
+    /// SMTP connection security: `tls` (implicit TLS), `starttls`, or `none` (plain text,
+    /// for a local relay only). Default: `tls` on port 465, else `starttls`, as KernelCI.
+    #[arg(long, env = "SMTP_TLS", value_enum)]
+    pub smtp_tls: Option<crate::mail::SmtpTls>,
+
+    /// Sender address of the emails, also the SMTP login name.
+    #[arg(long, env = "EMAIL_SENDER")]
+    pub email_sender: Option<String>,
+
+    /// SMTP login password; without it no login is attempted.
+    #[arg(long, env = "EMAIL_PASSWORD", hide_env_values = true)]
+    pub email_password: Option<Secret>,
+
+    /// Public base URL of the API (for example https://api.kernelci.org), used in invite
+    /// links. Without it, the request's (or a local proxy's forwarded) host is used.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+
+    /// Lifetime of invite tokens, in seconds (default 7 days, as KernelCI).
+    #[arg(long, env = "INVITE_TOKEN_EXPIRE_SECONDS", default_value_t = crate::state::DEFAULT_INVITE_TOKEN_LIFETIME_SECS)]
+    pub invite_token_lifetime_secs: u64,
 }
 
 impl Config {
     /// Parses the command line and environment; `MONGO_SERVICE` fills `--mongodb-uri`.
     pub fn from_env_and_args() -> Self {
         let mut cfg = Self::parse();
-        if cfg.mongodb_uri.is_none() {
-            cfg.mongodb_uri = std::env::var("MONGO_SERVICE")
+        cfg.apply_env_fallbacks();
+        cfg
+    }
+
+    /// Fills what clap's `env` cannot: `MONGO_SERVICE` for `--mongodb-uri`. Also for a
+    /// `Config` parsed inside another command line (`cli::Cli`).
+    pub fn apply_env_fallbacks(&mut self) {
+        if self.mongodb_uri.is_none() {
+            self.mongodb_uri = std::env::var("MONGO_SERVICE")
                 .ok()
                 .filter(|s| !s.is_empty())
                 .map(Secret);
         }
-        cfg
     }
 
     /// The defaults, with the data in `data_dir`: for tests and embedding.

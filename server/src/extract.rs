@@ -27,7 +27,13 @@ pub fn from_body<T: DeserializeOwned>(value: Value, loc_prefix: &[&str]) -> Resu
             loc.extend(path.split('.').map(str::to_owned));
         }
         let msg = e.into_inner().to_string();
-        let kind = if msg.starts_with("missing field") {
+        let missing = msg
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(field, _)| field.to_owned());
+        let kind = if let Some(field) = missing {
+            // serde reports a missing field at its parent; FastAPI names the field itself.
+            loc.push(field);
             "missing"
         } else {
             "value_error"

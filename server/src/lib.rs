@@ -3,6 +3,7 @@
 //! [`app`] builds the HTTP service and [`run`] serves it; `main.rs` only parses the
 //! configuration and calls them, so tests can run the real server on any listener.
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,13 +14,16 @@ use tower_http::trace::TraceLayer;
 
 pub mod auth;
 pub mod bootstrap;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod mail;
 pub mod nodes;
 mod routes;
 pub mod state;
 pub mod store;
+pub mod users;
 
 pub use config::Config;
 pub use state::AppState;
@@ -39,9 +43,10 @@ pub fn app(state: AppState) -> App {
     )
 }
 
-/// Opens the configured store and prepares the state (secret key, first admin).
-pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
-    let store: Arc<dyn store::Store> = match &cfg.mongodb_uri {
+/// Opens the store the configuration selects: MongoDB when `mongodb_uri` is set, else the
+/// SQLite database in `data_dir`.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
+    Ok(match &cfg.mongodb_uri {
         Some(uri) => Arc::new(
             store::mongo::MongoStore::connect(&uri.0, &cfg.mongodb_database)
                 .await
@@ -52,22 +57,49 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
                 format!("opening the SQLite store in {}", cfg.data_dir.display())
             })?,
         ),
-    };
+    })
+}
+
+/// The token keys of the configuration: `secret_key` when given, else the secret kept in
+/// `data_dir` (generated there the first time).
+pub fn token_keys(cfg: &Config) -> anyhow::Result<auth::TokenKeys> {
     let secret = match &cfg.secret_key {
         Some(s) if !s.0.is_empty() => s.0.clone(),
         _ => bootstrap::load_or_create_secret(&cfg.data_dir)?,
     };
-    let tokens = auth::TokenKeys::new(
+    Ok(auth::TokenKeys::new(
         secret,
         cfg.unified_secret.as_ref().map(|s| s.0.clone()),
         cfg.token_lifetime_secs,
-    );
+    ))
+}
+
+/// Opens the configured store and prepares the state (secret key, first admin).
+pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
     let state = AppState {
-        store,
-        tokens: Arc::new(tokens),
+        store: open_store(cfg).await?,
+        tokens: Arc::new(token_keys(cfg)?),
+        onboarding: Arc::new(onboarding(cfg)?),
     };
     bootstrap::ensure_admin(&state, cfg).await?;
     Ok(state)
+}
+
+/// The email and invite-link settings of the configuration (SMTP off without a host).
+pub fn onboarding(cfg: &Config) -> anyhow::Result<state::Onboarding> {
+    let mailer = match mail::MailConfig::from_config(cfg)? {
+        Some(mail) => Some(mail::Mailer::new(&mail).context("configuring SMTP")?),
+        None => None,
+    };
+    Ok(state::Onboarding {
+        mailer,
+        public_base_url: cfg
+            .public_base_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty()),
+        invite_token_lifetime_secs: cfg.invite_token_lifetime_secs,
+    })
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.
@@ -77,7 +109,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let svc = app(state);
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(svc))
+    // With the peer address, so invites can trust forwarding headers from local proxies only.
+    let svc = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(svc);
+    axum::serve(listener, svc)
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")

@@ -1,11 +1,22 @@
-//! `maestro-server`: parse the configuration, open the store, serve until Ctrl-C/SIGTERM.
+//! `maestro-server`: parse the command line; serve until Ctrl-C/SIGTERM (the default), or
+//! run an admin command on the store (`user ...`, `group ...`).
+use std::process::ExitCode;
+
 use anyhow::Context;
 use maestro_server::Config;
+use maestro_server::cli::{AdminCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cfg = Config::from_env_and_args();
+async fn main() -> anyhow::Result<ExitCode> {
+    let Cli { config, command } = Cli::from_env_and_args();
+    match command {
+        None | Some(Command::Serve) => serve(config).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Admin(cmd)) => Ok(admin(&config, cmd).await),
+    }
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&cfg.log))
         .init();
@@ -15,6 +26,22 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", cfg.bind))?;
     tracing::info!(addr = %listener.local_addr()?, store = state.store.backend_name(), "serving");
     maestro_server::run(state, listener, shutdown_signal()).await
+}
+
+/// Runs an admin command; errors are one line on stderr and exit code 1.
+async fn admin(cfg: &Config, cmd: AdminCommand) -> ExitCode {
+    // Only warnings, and on stderr: stdout is the command's result (a token, a table).
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    match maestro_server::cli::run(cfg, cmd).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("maestro-server: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn shutdown_signal() {

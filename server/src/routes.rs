@@ -9,6 +9,8 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+mod groups;
+mod invites;
 mod nodes;
 mod users;
 
@@ -20,7 +22,9 @@ pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/", get(root))
         .merge(nodes::router())
-        .merge(users::router());
+        .merge(users::router())
+        .merge(groups::router())
+        .merge(invites::router());
     Router::new()
         .nest("/latest", api)
         .route(

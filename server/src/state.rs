@@ -2,6 +2,7 @@
 use std::sync::Arc;
 
 use crate::auth::TokenKeys;
+use crate::mail::Mailer;
 use crate::store::Store;
 
 /// Shared state of the server.
@@ -11,4 +12,32 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Signs and checks access tokens.
     pub tokens: Arc<TokenKeys>,
+    /// Email and invite-link settings of the invite and password-reset flows.
+    pub onboarding: Arc<Onboarding>,
 }
+
+/// What the invite and password-reset flows need besides the store and the keys.
+#[derive(Debug)]
+pub struct Onboarding {
+    /// Sends email; `None` when no SMTP server is configured.
+    pub mailer: Option<Mailer>,
+    /// Base of invite links (`PUBLIC_BASE_URL`), without a trailing `/`; when `None` it is
+    /// derived from each request.
+    pub public_base_url: Option<String>,
+    /// Lifetime of invite tokens, in seconds.
+    pub invite_token_lifetime_secs: u64,
+}
+
+impl Default for Onboarding {
+    /// No email, links from the request, 7-day invites.
+    fn default() -> Self {
+        Self {
+            mailer: None,
+            public_base_url: None,
+            invite_token_lifetime_secs: DEFAULT_INVITE_TOKEN_LIFETIME_SECS,
+        }
+    }
+}
+
+/// Default invite-token lifetime: 7 days, as KernelCI.
+pub const DEFAULT_INVITE_TOKEN_LIFETIME_SECS: u64 = 604_800;

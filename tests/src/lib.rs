@@ -70,6 +70,26 @@ pub fn server_binary() -> PathBuf {
     bin
 }
 
+/// `maestro-server` set up to run an admin command (`user ...`, `group ...`) on the store
+/// a test server with `data_dir` and `backend` uses: append the command's arguments. The
+/// environment is cleared of what could pick another store, secret or password.
+pub fn admin_command(data_dir: &Path, backend: &Backend) -> Command {
+    let mut cmd = Command::new(server_binary());
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("SECRET_KEY")
+        .env_remove("MONGO_SERVICE")
+        .env_remove("MAESTRO_MONGODB_URI")
+        .env_remove("MAESTRO_NEW_PASSWORD");
+    if let Backend::Mongo { uri, database } = backend {
+        cmd.arg("--mongodb-uri")
+            .arg(uri)
+            .arg("--mongodb-database")
+            .arg(database);
+    }
+    cmd
+}
+
 /// A running server process; killed when dropped.
 pub struct Server {
     child: Child,
@@ -91,6 +111,22 @@ impl Server {
     pub fn start(root: &Path, backend: Backend) -> Self {
         let data_dir = root.join("data");
         Self::start_in(data_dir, backend, free_port())
+    }
+
+    /// Starts a server on `data_dir` (made if missing, kept if not): for a store prepared
+    /// beforehand, e.g. by [`admin_command`].
+    pub fn start_with_data_dir(data_dir: PathBuf, backend: Backend) -> Self {
+        Self::start_in(data_dir, backend, free_port())
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The server's store.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     fn start_in(data_dir: PathBuf, backend: Backend, addr: SocketAddr) -> Self {

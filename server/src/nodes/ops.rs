@@ -155,6 +155,16 @@ fn kcidb_flag(state_changed: bool, stored: bool, requested: bool) -> bool {
     !state_changed && requested != stored && requested
 }
 
+/// A node that names itself as parent is refused (400), as by the Python server.
+fn check_not_own_parent(node: &Node) -> ApiResult<()> {
+    if node.parent.is_some() && node.parent == node.id {
+        return Err(ApiError::BadRequest(
+            "Parent cannot be the same as the object".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn check_transition(from: NodeState, to: NodeState) -> ApiResult<()> {
     if from.may_become(to) {
         Ok(())
@@ -195,11 +205,7 @@ pub async fn replace(
         stored.processed_by_kcidb_bridge,
         node.processed_by_kcidb_bridge,
     );
-    if node.parent == node.id {
-        return Err(ApiError::BadRequest(
-            "Parent cannot be the same as the object".into(),
-        ));
-    }
+    check_not_own_parent(&node)?;
     node.updated = Timestamp::now();
     store
         .write_nodes(vec![NodeWrite::Replace(node.clone())])
@@ -359,11 +365,7 @@ pub async fn put_hierarchy(
         let write = match &node.id {
             Some(id) if is_root => {
                 node.updated = now;
-                if node.parent.as_ref() == Some(id) {
-                    return Err(ApiError::BadRequest(
-                        "Parent cannot be the same as the object".into(),
-                    ));
-                }
+                check_not_own_parent(&node)?;
                 NodeWrite::Replace(node)
             }
             Some(id) => {
@@ -374,11 +376,7 @@ pub async fn put_hierarchy(
                 if !may_edit(user, &existing) {
                     return Err(ApiError::not_node_editor());
                 }
-                if node.parent.as_ref() == Some(id) {
-                    return Err(ApiError::BadRequest(
-                        "Parent cannot be the same as the object".into(),
-                    ));
-                }
+                check_not_own_parent(&node)?;
                 node.updated = now;
                 NodeWrite::Replace(node)
             }

@@ -71,7 +71,7 @@ fn paged(raw: Option<&str>) -> ApiResult<Paged> {
 }
 
 /// A paging parameter as FastAPI validates it: an integer of at least `min`, else 422.
-fn page_param(name: &str, raw: Option<&str>, min: u64, default: u64) -> ApiResult<u64> {
+pub(crate) fn page_param(name: &str, raw: Option<&str>, min: u64, default: u64) -> ApiResult<u64> {
     let Some(raw) = raw else { return Ok(default) };
     match raw.trim().parse::<i64>() {
         Ok(n) if n >= min as i64 => Ok(n as u64),

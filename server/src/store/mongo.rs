@@ -193,25 +193,7 @@ impl Store for MongoStore {
                 UserFilter::Group(g) => query.insert("groups.name", g),
             };
         }
-        let total = self
-            .users
-            .count_documents(query.clone())
-            .await
-            .map_err(backend)?;
-        if limit == 0 {
-            return Ok((Vec::new(), total));
-        }
-        let docs: Vec<Document> = self
-            .users
-            .find(query)
-            .sort(doc! {"_id": 1})
-            .skip(offset)
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let (docs, total) = page(&self.users, query, offset, limit).await?;
         let users = docs
             .iter()
             .map(convert::doc_to_user)
@@ -268,25 +250,7 @@ impl Store for MongoStore {
             Some(n) => doc! {"name": n},
             None => Document::new(),
         };
-        let total = self
-            .groups
-            .count_documents(query.clone())
-            .await
-            .map_err(backend)?;
-        if limit == 0 {
-            return Ok((Vec::new(), total));
-        }
-        let docs: Vec<Document> = self
-            .groups
-            .find(query)
-            .sort(doc! {"_id": 1})
-            .skip(offset)
-            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let (docs, total) = page(&self.groups, query, offset, limit).await?;
         let groups = docs
             .iter()
             .map(convert::doc_to_group)
@@ -320,6 +284,34 @@ impl Store for MongoStore {
             GroupDeletion::NotFound
         })
     }
+}
+
+/// One page of `query` in id order, with the number of all matches.
+async fn page(
+    collection: &Collection<Document>,
+    query: Document,
+    offset: u64,
+    limit: u64,
+) -> StoreResult<(Vec<Document>, u64)> {
+    let total = collection
+        .count_documents(query.clone())
+        .await
+        .map_err(backend)?;
+    // MongoDB reads `limit: 0` as "no limit".
+    if limit == 0 {
+        return Ok((Vec::new(), total));
+    }
+    let docs = collection
+        .find(query)
+        .sort(doc! {"_id": 1})
+        .skip(offset)
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .await
+        .map_err(backend)?
+        .try_collect()
+        .await
+        .map_err(backend)?;
+    Ok((docs, total))
 }
 
 /// Emails compare ignoring case, with the collation of the Python server's unique index.

@@ -518,23 +518,35 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The two text columns of the row of `table` where `column = value`, if any.
+    async fn find_row(
+        &self,
+        columns: &'static str,
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    ) -> StoreResult<Option<(String, String)>> {
+        let sql = format!("SELECT {columns} FROM {table} WHERE {column} = ?");
+        self.read(move |c| {
+            c.prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
+                .map_err(backend)
+        })
+        .await
+    }
+
     async fn find_group(
         &self,
         column: &'static str,
         value: String,
     ) -> StoreResult<Option<UserGroup>> {
-        let sql = format!("SELECT id, name FROM usergroup WHERE {column} = ?");
-        self.read(move |c| {
-            let row: Option<(String, String)> = c
-                .prepare_cached(&sql)
-                .and_then(|mut s| {
-                    s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()
-                })
-                .map_err(backend)?;
-            row.map(|(id, name)| group_from_row(&id, name)).transpose()
-        })
-        .await
+        let row = self
+            .find_row("id, name", "usergroup", column, value)
+            .await?;
+        row.map(|(id, name)| group_from_row(&id, name)).transpose()
     }
 
     async fn find_user(
@@ -542,17 +554,7 @@ impl SqliteStore {
         column: &'static str,
         value: String,
     ) -> StoreResult<Option<StoredUser>> {
-        let sql = format!("SELECT id, doc FROM user WHERE {column} = ?");
-        self.read(move |c| {
-            let row: Option<(String, String)> = c
-                .prepare_cached(&sql)
-                .and_then(|mut s| {
-                    s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()
-                })
-                .map_err(backend)?;
-            row.map(|(id, doc)| user_from_row(&id, &doc)).transpose()
-        })
-        .await
+        let row = self.find_row("id, doc", "user", column, value).await?;
+        row.map(|(id, doc)| user_from_row(&id, &doc)).transpose()
     }
 }

@@ -38,6 +38,7 @@ impl TestApp {
         let state = AppState {
             store: Arc::new(store),
             tokens: Arc::new(tokens),
+            onboarding: Arc::default(),
         };
         Self { state, _dir: dir }
     }

@@ -5,5 +5,8 @@
 mod harness;
 
 mod auth;
+mod groups;
+mod invites;
 mod reads;
+mod users;
 mod writes;
