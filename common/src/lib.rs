@@ -4,10 +4,12 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod event;
 pub mod node;
 pub mod query;
 pub mod timestamp;
 pub mod user;
+pub mod ws;
 
 pub use api::{ErrorBody, NodePage};
 pub use node::{Hierarchy, Node, NodeResult, NodeState};

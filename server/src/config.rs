@@ -113,6 +113,20 @@ pub struct Config {
     /// Lifetime of invite tokens, in seconds (default 7 days, as KernelCI).
     #[arg(long, env = "INVITE_TOKEN_EXPIRE_SECONDS", default_value_t = crate::state::DEFAULT_INVITE_TOKEN_LIFETIME_SECS)]
     pub invite_token_lifetime_secs: u64,
+
+    /// Seconds a `/listen` waits for an event before answering a BEEP keep-alive (0: wait
+    /// until an event arrives). Python clients time out after 60 s.
+    #[arg(long, env = "KEEP_ALIVE_PERIOD", default_value_t = crate::pubsub::DEFAULT_KEEP_ALIVE_SECS)]
+    pub keep_alive_secs: u64,
+
+    /// Seconds after which a subscription nobody listens to is dropped; a durable one
+    /// (`subscriber_id`) keeps its stored position and resumes on its next listen.
+    #[arg(long, env = "MAESTRO_SUBSCRIPTION_IDLE_SECS", default_value_t = crate::pubsub::DEFAULT_IDLE_SECS)]
+    pub subscription_idle_secs: u64,
+
+    /// The `source` of the CloudEvents the server sends.
+    #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
+    pub cloud_events_source: String,
 }
 
 impl Config {

@@ -1,13 +1,12 @@
 //! Request decoding that answers like the Python server: JSON bodies with or without a
 //! `Content-Type`, 422 problems with a `loc`, and raw query parameters in order.
-use axum::body::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
 
 /// Parses a JSON body (whatever its `Content-Type`); a syntax error is a 422.
-pub fn json_body(bytes: &Bytes) -> Result<Value, ApiError> {
+pub fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::unprocessable(
             &["body"],

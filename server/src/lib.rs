@@ -5,10 +5,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::ServiceExt;
 use axum::extract::Request;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -17,13 +19,16 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod mail;
 pub mod nodes;
+pub mod pubsub;
 mod routes;
 pub mod state;
 pub mod store;
 pub mod users;
+pub mod ws;
 
 pub use config::Config;
 pub use state::AppState;
@@ -76,12 +81,21 @@ pub fn token_keys(cfg: &Config) -> anyhow::Result<auth::TokenKeys> {
 
 /// Opens the configured store and prepares the state (secret key, first admin).
 pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
-    let state = AppState {
-        store: open_store(cfg).await?,
-        tokens: Arc::new(token_keys(cfg)?),
-        onboarding: Arc::new(onboarding(cfg)?),
-    };
+    let mut state = AppState::new(
+        open_store(cfg).await?,
+        Arc::new(token_keys(cfg)?),
+        Arc::new(onboarding(cfg)?),
+    );
+    state.ws = Arc::new(ws::Hub::new(ws::WsConfig {
+        source: cfg.cloud_events_source.clone(),
+        ..ws::WsConfig::default()
+    }));
     bootstrap::ensure_admin(&state, cfg).await?;
+    let pubsub = pubsub::PubSub::new(pubsub::PubSubConfig::from_config(cfg));
+    let state = AppState {
+        pubsub: Arc::new(pubsub),
+        ..state
+    };
     Ok(state)
 }
 
@@ -102,17 +116,51 @@ pub fn onboarding(cfg: &Config) -> anyhow::Result<state::Onboarding> {
     })
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves.
+/// How long shutdown waits for WebSocket sessions to send their close frames.
+const SESSION_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `state` on `listener` until `shutdown` resolves; then cancels `state.shutdown`
+/// (WebSocket sessions send a close frame) and waits for the tracked tasks.
 pub async fn run(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (token, tasks) = (state.shutdown.clone(), state.tasks.clone());
+    // Drops idle subscriptions while serving; stopped when `run` returns.
+    let _cleanup = state.pubsub.spawn_cleanup();
     let svc = app(state);
     // With the peer address, so invites can trust forwarding headers from local proxies only.
     let svc = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(svc);
-    axum::serve(listener, svc)
-        .with_graceful_shutdown(shutdown)
+    let signal = {
+        let token = token.clone();
+        async move {
+            shutdown.await;
+            // At once, not after `serve`: sessions must not hold up the graceful shutdown.
+            token.cancel();
+        }
+    };
+    // Small frames (events, long-poll answers) go out at once instead of waiting for the
+    // peer's delayed ACK (Nagle), which cost WebSocket deliveries 40 ms spikes.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "setting TCP_NODELAY");
+        }
+    });
+    let served = axum::serve(listener, svc)
+        .with_graceful_shutdown(signal)
         .await
-        .context("serving HTTP")
+        .context("serving HTTP");
+    token.cancel();
+    tasks.close();
+    if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = tasks.len(),
+            "sessions still open after the shutdown timeout"
+        );
+    }
+    served
 }

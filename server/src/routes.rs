@@ -9,10 +9,13 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+mod events;
 mod groups;
 mod invites;
 mod nodes;
+mod pubsub;
 mod users;
+mod ws;
 
 /// The API versions served; `/v0/...` is the same as `/latest/...`.
 const SUPPORTED_VERSIONS: [&str; 1] = ["v0"];
@@ -24,7 +27,10 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(nodes::router())
         .merge(users::router())
         .merge(groups::router())
-        .merge(invites::router());
+        .merge(invites::router())
+        .merge(ws::router())
+        .merge(pubsub::router())
+        .merge(events::router());
     Router::new()
         .nest("/latest", api)
         .route(

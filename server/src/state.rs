@@ -1,6 +1,9 @@
 //! `AppState`: the cheap, cloneable handles every handler can reach.
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
 use crate::auth::TokenKeys;
 use crate::mail::Mailer;
 use crate::store::Store;
@@ -14,6 +17,31 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// Email and invite-link settings of the invite and password-reset flows.
     pub onboarding: Arc<Onboarding>,
+    /// Cancelled when the server shuts down: long-lived tasks (WebSocket sessions) end.
+    pub shutdown: CancellationToken,
+    /// Long-lived tasks that outlive their request (WebSocket sessions); `run` waits for
+    /// them at shutdown, as axum does not.
+    pub tasks: TaskTracker,
+    /// Settings and shared frames of the WebSocket event streams.
+    pub ws: Arc<crate::ws::Hub>,
+    /// Subscriptions of `/subscribe` and `/listen`, and the `/push` and `/pop` queues.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
+}
+
+impl AppState {
+    /// A state over these parts, with defaults for the rest (WebSocket settings, a fresh
+    /// shutdown token and task tracker).
+    pub fn new(store: Arc<dyn Store>, tokens: Arc<TokenKeys>, onboarding: Arc<Onboarding>) -> Self {
+        Self {
+            store,
+            tokens,
+            onboarding,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            ws: Arc::default(),
+            pubsub: Arc::default(),
+        }
+    }
 }
 
 /// What the invite and password-reset flows need besides the store and the keys.

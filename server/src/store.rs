@@ -3,9 +3,13 @@
 //! Handlers never talk to a database directly. Everything the API needs from storage is a
 //! method here, with the same semantics on SQLite and MongoDB (checked by
 //! `tests/store_conformance.rs`).
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use maestro_common::node::ObjectIdHex;
-use maestro_common::{Filter, Node, UserGroupRef};
+use maestro_common::{Filter, Node, Timestamp, UserGroupRef};
+
+use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
 pub mod mongo;
 pub mod sqlite;
@@ -106,6 +110,25 @@ pub enum GroupDeletion {
     InUse,
 }
 
+/// The stored position of a durable subscriber (`subscriber_state`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriberState {
+    /// The client's name for the subscription, e.g. `scheduler:node`.
+    pub subscriber_id: String,
+    /// Channel it subscribed to first.
+    pub channel: String,
+    /// Username that owns it.
+    pub user: String,
+    /// Whether it first subscribed promiscuously.
+    pub promiscuous: bool,
+    /// Sequence of the last acknowledged event.
+    pub last_event_id: u64,
+    /// When it was first created.
+    pub created_at: Timestamp,
+    /// When it last listened.
+    pub last_poll: Option<Timestamp>,
+}
+
 /// Everything the API stores. Implementations must be safe to share between requests.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -130,7 +153,49 @@ pub trait Store: Send + Sync + 'static {
     /// Applies every write or none of them. An insert of an existing id fails with
     /// `Conflict`, a replace of a missing id with `NotFound`; either way nothing is written.
     /// When this returns `Ok`, the writes are durable.
-    async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()>;
+    async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()> {
+        self.write_nodes_with_event(writes, None).await.map(|_| ())
+    }
+
+    /// As [`Store::write_nodes`], and stores `event` in the same transaction with the next
+    /// sequence number: a change is never stored without its event, nor an event without its
+    /// change. After the commit, and before answering, the event is pushed to
+    /// [`Store::event_log`], in sequence order.
+    async fn write_nodes_with_event(
+        &self,
+        writes: Vec<NodeWrite>,
+        event: Option<NewEvent>,
+    ) -> StoreResult<Option<SharedEvent>>;
+
+    /// The recent events in memory, and the head sequence.
+    fn event_log(&self) -> &Arc<EventLog>;
+
+    /// Up to `limit` stored events with a sequence above `after`, in sequence order.
+    async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Stored events matching `filter` (fields `id`, `sequence_id`, `timestamp`, `channel`,
+    /// `owner`, `data.*`), in sequence order, skipping `offset`, at most `limit`.
+    async fn find_events(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// The durable subscriber with this id.
+    async fn find_subscriber(&self, subscriber_id: &str) -> StoreResult<Option<SubscriberState>>;
+
+    /// Records a new durable subscriber; `Conflict` if the id exists.
+    async fn insert_subscriber(&self, state: &SubscriberState) -> StoreResult<()>;
+
+    /// Moves a subscriber's acknowledged position forward to `last_event_id` (never back)
+    /// and records the poll time.
+    async fn ack_subscriber(
+        &self,
+        subscriber_id: &str,
+        last_event_id: u64,
+        at: Timestamp,
+    ) -> StoreResult<()>;
 
     /// Creates a user; `Conflict` if the username or (case-insensitively) the email is taken.
     async fn insert_user(&self, user: &StoredUser) -> StoreResult<()>;

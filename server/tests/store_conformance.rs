@@ -9,6 +9,8 @@
 #![allow(clippy::unwrap_used)]
 
 // A test crate root resolves `mod x;` next to itself, so the case files need their path.
+#[path = "store_conformance/events.rs"]
+mod events;
 #[path = "store_conformance/nodes.rs"]
 mod nodes;
 #[path = "store_conformance/queries.rs"]
@@ -139,4 +141,102 @@ conformance_suite! {
     users::groups_insert_and_find,
     users::users_listing_filters_and_deletion,
     users::groups_listing_and_deletion_when_unused,
+    events::sequence_numbers_increase_by_one,
+    events::an_event_is_stored_with_its_write_or_not_at_all,
+    events::the_event_log_gets_every_event_in_order,
+    events::events_after_pages_in_sequence_order,
+    events::find_events_filters,
+    events::durable_subscribers,
+}
+
+/// A SQLite store that can be closed and opened again on the same directory.
+struct SqliteReopen {
+    store: Option<SqliteStore>,
+    dir: tempfile::TempDir,
+}
+
+impl SqliteReopen {
+    fn new() -> Self {
+        let dir = tempfile::TempDir::new().expect("create a temporary directory");
+        let store = SqliteStore::open(&dir.path().join("data")).expect("open the SQLite store");
+        Self {
+            store: Some(store),
+            dir,
+        }
+    }
+}
+
+impl events::Reopen for SqliteReopen {
+    fn store(&self) -> &dyn maestro_server::store::Store {
+        self.store.as_ref().expect("the store is open")
+    }
+
+    fn reopen(&mut self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.store = None;
+            let store =
+                SqliteStore::open(&self.dir.path().join("data")).expect("reopen the SQLite store");
+            self.store = Some(store);
+        })
+    }
+}
+
+/// A MongoDB store that can be connected again to the same database.
+struct MongoReopen {
+    store: MongoStore,
+}
+
+impl events::Reopen for MongoReopen {
+    fn store(&self) -> &dyn maestro_server::store::Store {
+        &self.store
+    }
+
+    fn reopen(&mut self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let uri = std::env::var("MAESTRO_TEST_MONGODB_URI").unwrap_or_default();
+            let database = self.store.database_name().to_owned();
+            self.store = MongoStore::connect(&uri, &database)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reconnect to {database}: {e}"));
+        })
+    }
+}
+
+/// Instantiates restart cases (`async fn(&mut dyn events::Reopen)`) as
+/// `sqlite_reopen::case` and `mongodb_reopen::case` tests.
+macro_rules! reopen_suite {
+    ($($module:ident :: $case:ident),+ $(,)?) => {
+        mod sqlite_reopen {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let mut backend = crate::SqliteReopen::new();
+                    crate::$module::$case(&mut backend).await;
+                }
+            )+
+        }
+
+        mod mongodb_reopen {
+            use futures::FutureExt as _;
+
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(store) = crate::mongodb_store(stringify!($case)).await else {
+                        return;
+                    };
+                    let mut backend = crate::MongoReopen { store };
+                    let outcome =
+                        std::panic::AssertUnwindSafe(crate::$module::$case(&mut backend))
+                            .catch_unwind()
+                            .await;
+                    crate::finish_mongodb(backend.store, outcome).await;
+                }
+            )+
+        }
+    };
+}
+
+reopen_suite! {
+    events::a_reopened_store_continues_the_sequence,
 }

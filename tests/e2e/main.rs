@@ -4,3 +4,4 @@
 mod cli;
 mod kci_dev;
 mod nodes;
+mod pubsub;

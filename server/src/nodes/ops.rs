@@ -7,13 +7,27 @@ use serde_json::{Map, Value};
 use super::authz::may_edit;
 use super::models::{check_data, model_for_kind};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::from_body;
+use crate::events::NewEvent;
+use crate::extract::{from_body, json_body};
 use crate::store::{NodeWrite, Store, StoredUser};
 
 /// A fresh ObjectId, as MongoDB would assign it.
 pub fn new_id() -> ObjectIdHex {
     // bson's ObjectId is always 24 lowercase hex characters.
     ObjectIdHex::parse(&bson::oid::ObjectId::new().to_hex()).unwrap_or_else(|_| unreachable!())
+}
+
+/// The event of a node change on channel `node`: owned by the node's owner, so that
+/// non-promiscuous subscribers see their own nodes' events.
+fn node_event(node: &Node, previous: Option<&Node>, is_hierarchy: bool) -> NewEvent {
+    let payload = maestro_common::event::NodeEvent::of(node, previous, is_hierarchy);
+    NewEvent {
+        channel: "node".to_owned(),
+        owner: node.owner.clone().filter(|o| !o.is_empty()),
+        data: serde_json::to_value(payload).unwrap_or(Value::Null),
+        treeid: node.treeid.clone(),
+        attributes: Map::new(),
+    }
 }
 
 /// Parses a node id from a path; 400 with the Python server's message when malformed.
@@ -143,8 +157,9 @@ pub async fn create(store: &dyn Store, user: &StoredUser, body: Value) -> ApiRes
     }
     node.owner = Some(user.username.clone());
     node.id = Some(new_id());
+    let event = node_event(&node, None, false);
     store
-        .write_nodes(vec![NodeWrite::Insert(node.clone())])
+        .write_nodes_with_event(vec![NodeWrite::Insert(node.clone())], Some(event))
         .await?;
     Ok(node)
 }
@@ -189,9 +204,12 @@ pub async fn replace(
     store: &dyn Store,
     user: &StoredUser,
     raw_id: &str,
-    body: Value,
+    body: &[u8],
+    publish: bool,
 ) -> ApiResult<Updated> {
+    // Rights come before the body, as in the Python server (401/404 before 422).
     let stored = load_editable(store, user, raw_id).await?;
+    let body = json_body(body)?;
     let mut node = node_from_body(body, &["body"])?;
     coerce_kernel_version(&mut node)?;
     node.id = stored.id.clone();
@@ -208,7 +226,10 @@ pub async fn replace(
     check_not_own_parent(&node)?;
     node.updated = Timestamp::now();
     store
-        .write_nodes(vec![NodeWrite::Replace(node.clone())])
+        .write_nodes_with_event(
+            vec![NodeWrite::Replace(node.clone())],
+            publish.then(|| node_event(&node, Some(&stored), false)),
+        )
         .await?;
     Ok(Updated {
         node,
@@ -221,9 +242,12 @@ pub async fn patch(
     store: &dyn Store,
     user: &StoredUser,
     raw_id: &str,
-    body: Value,
+    body: &[u8],
+    publish: bool,
 ) -> ApiResult<Updated> {
+    // Rights come before the body, as in the Python server (401/404 before 422).
     let stored = load_editable(store, user, raw_id).await?;
+    let body = json_body(body)?;
     let Value::Object(fields) = body else {
         return Err(ApiError::unprocessable(
             &["body"],
@@ -308,7 +332,10 @@ pub async fn patch(
     }
     node.updated = Timestamp::now();
     store
-        .write_nodes(vec![NodeWrite::Replace(node.clone())])
+        .write_nodes_with_event(
+            vec![NodeWrite::Replace(node.clone())],
+            publish.then(|| node_event(&node, Some(&stored), false)),
+        )
         .await?;
     Ok(Updated {
         node,
@@ -329,11 +356,11 @@ pub async fn put_hierarchy(
     store: &dyn Store,
     user: &StoredUser,
     raw_id: &str,
-    body: Value,
+    body: &[u8],
 ) -> ApiResult<HierarchyWritten> {
-    // Rights come before the body's shape, as in the Python server (401/404 before 422).
+    // Rights come before the body, as in the Python server (401/404 before 422).
     let root = load_editable(store, user, raw_id).await?;
-    let hierarchy: Hierarchy = from_body(body, &["body"])?;
+    let hierarchy: Hierarchy = from_body(json_body(body)?, &["body"])?;
     let now = Timestamp::now();
     let mut writes = Vec::new();
     let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];
@@ -353,9 +380,11 @@ pub async fn put_hierarchy(
         if is_root {
             node.id = root.id.clone();
         }
-        if node.owner.as_deref().unwrap_or("").is_empty() {
-            node.owner = Some(user.username.clone());
-        }
+        // Ownership is never taken from the body: the root and existing children keep
+        // their stored owner and groups (below), new nodes belong to the caller. (The Python
+        // server took a non-empty `owner` and `user_groups` from the body, which let an
+        // editor give nodes away or forge other users' nodes.)
+        node.owner = Some(user.username.clone());
         node.submitter = root.submitter.clone();
         node.treeid = root.treeid.clone();
         node.data = check_kind_data(&node)?;
@@ -363,7 +392,9 @@ pub async fn put_hierarchy(
             node.parent = Some(p);
         }
         let write = match &node.id {
-            Some(id) if is_root => {
+            Some(_) if is_root => {
+                node.owner = root.owner.clone();
+                node.user_groups = root.user_groups.clone();
                 node.updated = now;
                 check_not_own_parent(&node)?;
                 NodeWrite::Replace(node)
@@ -376,6 +407,8 @@ pub async fn put_hierarchy(
                 if !may_edit(user, &existing) {
                     return Err(ApiError::not_node_editor());
                 }
+                node.owner = existing.owner;
+                node.user_groups = existing.user_groups;
                 check_not_own_parent(&node)?;
                 node.updated = now;
                 NodeWrite::Replace(node)
@@ -392,8 +425,10 @@ pub async fn put_hierarchy(
             stack.push((child, this_id.clone(), false));
         }
     }
-    let nodes = writes.iter().map(|w| w.node().clone()).collect();
-    store.write_nodes(writes).await?;
+    let nodes: Vec<Node> = writes.iter().map(|w| w.node().clone()).collect();
+    // One event for the whole write, about the root.
+    let event = nodes.first().map(|r| node_event(r, Some(&root), true));
+    store.write_nodes_with_event(writes, event).await?;
     Ok(HierarchyWritten {
         nodes,
         previous_root: root,

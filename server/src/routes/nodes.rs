@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderName, HeaderValue};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use maestro_common::{Filter, Node, NodePage};
@@ -20,6 +21,18 @@ const FAST_QUERY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Default page size of `/nodes`.
 const DEFAULT_LIMIT: u64 = 50;
+
+/// The newest event sequence stored before a read's query ran: stream from it (WebSocket
+/// `subscribe` with `since`) to miss nothing that changed after the snapshot.
+const SEQUENCE_HEADER: HeaderName = HeaderName::from_static("x-maestro-sequence");
+
+/// A read answer with [`SEQUENCE_HEADER`].
+type Snapshot<T> = ([(HeaderName, HeaderValue); 1], Json<T>);
+
+/// The header of a snapshot; read the head *before* querying.
+fn sequence(state: &AppState) -> [(HeaderName, HeaderValue); 1] {
+    [(SEQUENCE_HEADER, state.store.event_log().head().into())]
+}
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -38,10 +51,11 @@ pub(crate) fn router() -> Router<AppState> {
 async fn get_node(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Option<Node>>> {
+) -> ApiResult<Snapshot<Option<Node>>> {
     let id = ops::parse_id(&id)?;
+    let seq = sequence(&state);
     // A missing node is `200 null`, which KernelCI clients rely on.
-    Ok(Json(state.store.get_node(&id).await?))
+    Ok((seq, Json(state.store.get_node(&id).await?)))
 }
 
 /// Splits `limit`/`offset` from the filter parameters.
@@ -93,20 +107,22 @@ pub(crate) fn page_param(name: &str, raw: Option<&str>, min: u64, default: u64) 
 async fn list_nodes(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<NodePage>> {
+) -> ApiResult<Snapshot<NodePage>> {
     let p = paged(q.as_deref())?;
     let limit = page_param("limit", p.limit.as_deref(), 1, DEFAULT_LIMIT)?;
     let offset = page_param("offset", p.offset.as_deref(), 0, 0)?;
+    let seq = sequence(&state);
     let (items, total) = tokio::try_join!(
         state.store.find_nodes(&p.filter, offset, Some(limit)),
         state.store.count_nodes(&p.filter),
     )?;
-    Ok(Json(NodePage {
+    let page = NodePage {
         items,
         total,
         limit,
         offset,
-    }))
+    };
+    Ok((seq, Json(page)))
 }
 
 /// `/nodes/fast`: paging values that are not integers are a 400 here, as in the Python server.
@@ -124,13 +140,14 @@ fn fast_param(name: &str, raw: Option<&str>) -> ApiResult<Option<u64>> {
 async fn list_nodes_fast(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Vec<Node>>> {
+) -> ApiResult<Snapshot<Vec<Node>>> {
     let p = paged(q.as_deref())?;
     let limit = fast_param("limit", p.limit.as_deref())?;
     let offset = fast_param("offset", p.offset.as_deref())?.unwrap_or(0);
+    let seq = sequence(&state);
     let query = state.store.find_nodes(&p.filter, offset, limit);
     match tokio::time::timeout(FAST_QUERY_TIMEOUT, query).await {
-        Ok(nodes) => Ok(Json(nodes?)),
+        Ok(nodes) => Ok((seq, Json(nodes?))),
         Err(_) => Err(ApiError::Timeout("Timeout while fetching nodes: ".into())),
     }
 }
@@ -150,7 +167,7 @@ async fn create_node(
     Ok(Json(node))
 }
 
-/// Reads `?noevent=` (events are another issue; the flag is validated already).
+/// Reads `?noevent=`: when true, the update publishes no event.
 fn noevent(raw: Option<&str>) -> ApiResult<bool> {
     let value = query_pairs(raw)
         .into_iter()
@@ -166,8 +183,8 @@ async fn replace_node(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Json<Node>> {
-    let _noevent = noevent(q.as_deref())?;
-    let updated = ops::replace(&*state.store, &user, &id, json_body(&body)?).await?;
+    let publish = !noevent(q.as_deref())?;
+    let updated = ops::replace(&*state.store, &user, &id, &body, publish).await?;
     Ok(Json(updated.node))
 }
 
@@ -178,8 +195,8 @@ async fn patch_node(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Json<Node>> {
-    let _noevent = noevent(q.as_deref())?;
-    let updated = ops::patch(&*state.store, &user, &id, json_body(&body)?).await?;
+    let publish = !noevent(q.as_deref())?;
+    let updated = ops::patch(&*state.store, &user, &id, &body, publish).await?;
     Ok(Json(updated.node))
 }
 
@@ -189,7 +206,7 @@ async fn put_hierarchy(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Vec<Node>>> {
-    let written = ops::put_hierarchy(&*state.store, &user, &id, json_body(&body)?).await?;
+    let written = ops::put_hierarchy(&*state.store, &user, &id, &body).await?;
     Ok(Json(written.nodes))
 }
 

@@ -1,21 +1,25 @@
 //! MongoDB store: the [`Store`] trait over the official driver, with documents shaped as the
 //! Python KernelCI server stores them, so both servers can share one database.
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use async_trait::async_trait;
 use bson::{Document, doc};
 use futures::TryStreamExt;
 use maestro_common::node::ObjectIdHex;
-use maestro_common::{Filter, Node};
+use maestro_common::{Filter, Node, Timestamp};
 use mongodb::error::{Error as DriverError, ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, ClientOptions, Collation, CollationStrength};
 use mongodb::{Client, Collection, Database};
 
+use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 use crate::store::{
-    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, UserFilter, UserGroup,
+    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, SubscriberState,
+    UserFilter, UserGroup,
 };
 
 mod convert;
+mod events;
 mod filter;
 mod indexes;
 #[cfg(test)]
@@ -25,7 +29,8 @@ mod write;
 /// Mongo's `DuplicateKey` (E11000).
 const DUPLICATE_KEY: i32 = 11000;
 
-/// The MongoDB store: collections `node`, `user` and `usergroup` of one database.
+/// The MongoDB store: collections `node`, `user`, `usergroup`, `eventhistory`,
+/// `subscriber_state` and `counters` of one database.
 #[derive(Debug)]
 pub struct MongoStore {
     client: Client,
@@ -33,6 +38,13 @@ pub struct MongoStore {
     nodes: Collection<Document>,
     users: Collection<Document>,
     groups: Collection<Document>,
+    events: Collection<Document>,
+    counters: Collection<Document>,
+    subscribers: Collection<Document>,
+    event_log: Arc<EventLog>,
+    /// Held by an event-producing write from taking its sequence number until its event is
+    /// in `event_log`.
+    event_order: tokio::sync::Mutex<()>,
     /// Set once the server said it cannot run transactions (a standalone `mongod`), so
     /// later batches go straight to the undo-based fallback.
     no_transactions: AtomicBool,
@@ -57,14 +69,25 @@ impl MongoStore {
         let db = client.database(database);
         db.run_command(doc! {"ping": 1}).await.map_err(backend)?;
         indexes::ensure(&db).await?;
+        let head = events::seed_sequence(&db).await?;
         Ok(Self {
             nodes: db.collection("node"),
             users: db.collection("user"),
             groups: db.collection("usergroup"),
+            events: db.collection(events::EVENTS),
+            counters: db.collection(events::COUNTERS),
+            subscribers: db.collection(events::SUBSCRIBERS),
+            event_log: Arc::new(EventLog::new(head, crate::events::log::DEFAULT_CAPACITY)),
+            event_order: tokio::sync::Mutex::new(()),
             client,
             db,
             no_transactions: AtomicBool::new(false),
         })
+    }
+
+    /// Name of the database, so that tests can connect to it again.
+    pub fn database_name(&self) -> &str {
+        self.db.name()
     }
 
     /// Drops the whole database; for tests, which each use a database of their own.
@@ -122,8 +145,46 @@ impl Store for MongoStore {
             .map_err(backend)
     }
 
-    async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()> {
-        write::write_nodes(self, &writes).await
+    async fn write_nodes_with_event(
+        &self,
+        writes: Vec<NodeWrite>,
+        event: Option<NewEvent>,
+    ) -> StoreResult<Option<SharedEvent>> {
+        write::write_nodes(self, &writes, event).await
+    }
+
+    fn event_log(&self) -> &Arc<EventLog> {
+        &self.event_log
+    }
+
+    async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>> {
+        events::after(self, after, limit).await
+    }
+
+    async fn find_events(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        events::find(self, filter, offset, limit).await
+    }
+
+    async fn find_subscriber(&self, subscriber_id: &str) -> StoreResult<Option<SubscriberState>> {
+        events::find_subscriber(self, subscriber_id).await
+    }
+
+    async fn insert_subscriber(&self, state: &SubscriberState) -> StoreResult<()> {
+        events::insert_subscriber(self, state).await
+    }
+
+    async fn ack_subscriber(
+        &self,
+        subscriber_id: &str,
+        last_event_id: u64,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        events::ack_subscriber(self, subscriber_id, last_event_id, at).await
     }
 
     async fn insert_user(&self, user: &StoredUser) -> StoreResult<()> {

@@ -11,9 +11,12 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, UserFilter, UserGroup,
+    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, SubscriberState,
+    UserFilter, UserGroup,
 };
+use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
+mod events;
 mod filter_sql;
 mod group_commit;
 mod json_match;
@@ -36,6 +39,7 @@ struct Inner {
     /// SQLite allows one writer at a time: one thread owns the write connection.
     writer: group_commit::Writer,
     readers: Mutex<Vec<Connection>>,
+    log: Arc<EventLog>,
 }
 
 fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
@@ -49,15 +53,24 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir`, which is created too.
     pub fn open(data_dir: &Path) -> StoreResult<Self> {
+        Self::open_with_event_capacity(data_dir, crate::events::log::DEFAULT_CAPACITY)
+    }
+
+    /// As [`SqliteStore::open`], keeping the `capacity` most recent events in memory
+    /// (slow-consumer tests use a small window).
+    pub fn open_with_event_capacity(data_dir: &Path, capacity: usize) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(backend)?;
         let path = data_dir.join(DB_FILE);
         let writer = schema::open_connection(&path).map_err(backend)?;
         schema::migrate(&writer).map_err(backend)?;
+        let head = events::head(&writer).map_err(backend)?;
+        let log = Arc::new(EventLog::new(head, capacity));
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 writer: group_commit::Writer::start(writer).map_err(backend)?,
                 readers: Mutex::new(Vec::new()),
+                log,
             }),
         })
     }
@@ -304,8 +317,65 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn write_nodes(&self, writes: Vec<NodeWrite>) -> StoreResult<()> {
-        self.write(move |tx| writes.iter().try_for_each(|w| apply_write(tx, w)))
+    async fn write_nodes_with_event(
+        &self,
+        writes: Vec<NodeWrite>,
+        event: Option<NewEvent>,
+    ) -> StoreResult<Option<SharedEvent>> {
+        let log = self.inner.log.clone();
+        self.inner
+            .writer
+            .write_then(
+                move |tx| {
+                    writes.iter().try_for_each(|w| apply_write(tx, w))?;
+                    event
+                        .map(|e| events::insert(tx, e).map(Arc::new))
+                        .transpose()
+                },
+                // On the writer thread, in commit order: the log stays in sequence order.
+                move |stored: &Option<SharedEvent>| log.push(stored.iter().cloned()),
+            )
+            .await
+    }
+
+    fn event_log(&self) -> &Arc<EventLog> {
+        &self.inner.log
+    }
+
+    async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>> {
+        self.read(move |c| events::after(c, after, limit)).await
+    }
+
+    async fn find_events(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        let filter = filter.clone();
+        self.read(move |c| events::find(c, &filter, offset, limit))
+            .await
+    }
+
+    async fn find_subscriber(&self, subscriber_id: &str) -> StoreResult<Option<SubscriberState>> {
+        let id = subscriber_id.to_owned();
+        self.read(move |c| events::find_subscriber(c, &id)).await
+    }
+
+    async fn insert_subscriber(&self, state: &SubscriberState) -> StoreResult<()> {
+        let state = state.clone();
+        self.write(move |tx| events::insert_subscriber(tx, &state))
+            .await
+    }
+
+    async fn ack_subscriber(
+        &self,
+        subscriber_id: &str,
+        last_event_id: u64,
+        at: maestro_common::Timestamp,
+    ) -> StoreResult<()> {
+        let id = subscriber_id.to_owned();
+        self.write(move |tx| events::ack_subscriber(tx, &id, last_event_id, at))
             .await
     }
 

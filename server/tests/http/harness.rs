@@ -35,11 +35,27 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let tokens = TokenKeys::new("test-secret".into(), None, 3600);
-        let state = AppState {
-            store: Arc::new(store),
-            tokens: Arc::new(tokens),
-            onboarding: Arc::default(),
-        };
+        let state = AppState::new(Arc::new(store), Arc::new(tokens), Arc::default());
+        Self { state, _dir: dir }
+    }
+
+    /// An app whose store keeps only the `capacity` most recent events in memory.
+    pub async fn with_event_capacity(capacity: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with_event_capacity(dir.path(), capacity).unwrap();
+        let tokens = TokenKeys::new("test-secret".into(), None, 3600);
+        let state = AppState::new(Arc::new(store), Arc::new(tokens), Arc::default());
+        Self { state, _dir: dir }
+    }
+
+    /// The same data directory reopened with fresh in-memory state (event window,
+    /// subscriptions), as after a restart; tokens stay valid.
+    pub fn restart(self) -> Self {
+        let Self { state, _dir: dir } = self;
+        drop(state);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let tokens = TokenKeys::new("test-secret".into(), None, 3600);
+        let state = AppState::new(Arc::new(store), Arc::new(tokens), Arc::default());
         Self { state, _dir: dir }
     }
 

@@ -7,6 +7,7 @@ mod harness;
 mod auth;
 mod groups;
 mod invites;
+mod pubsub;
 mod reads;
 mod users;
 mod writes;

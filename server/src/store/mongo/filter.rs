@@ -1,16 +1,52 @@
 //! Translation of the backend-neutral [`Filter`] into a MongoDB query document.
+use bson::oid::ObjectId;
 use bson::{Bson, Document, doc};
 use maestro_common::{Filter, FilterValue, Op};
 
 use super::convert::{date, oid};
 use crate::store::StoreResult;
 
-/// The query for `filter`: `{}` when empty, else `{$and: [{field: {$op: value}}, ...]}`.
+/// The query for `filter` on `node`: `{}` when empty, else
+/// `{$and: [{field: {$op: value}}, ...]}`.
 ///
 /// Every condition goes through an explicit operator (`$eq` included), so a value is never
 /// mistaken for an embedded-document match and MongoDB's own semantics apply: `$eq: null`
 /// matches null or missing, `$ne: null` present and non-null, scalars match array elements.
 pub(crate) fn to_query(filter: &Filter) -> StoreResult<Document> {
+    build(filter, |_, v| value(v))
+}
+
+/// The query for `filter` on `eventhistory`: as [`to_query`], and an `id` given as a string
+/// is compared as the ObjectId it spells (the SQLite store compares ids as text).
+pub(crate) fn to_event_query(filter: &Filter) -> StoreResult<Document> {
+    build(filter, |field, v| {
+        if field == "_id" {
+            id_value(v)
+        } else {
+            value(v)
+        }
+    })
+}
+
+/// An event id operand: a string spelling an ObjectId becomes that ObjectId.
+fn id_value(v: &FilterValue) -> StoreResult<Bson> {
+    match v {
+        FilterValue::Str(s) => {
+            Ok(ObjectId::parse_str(s).map_or_else(|_| Bson::String(s.clone()), Bson::ObjectId))
+        }
+        FilterValue::List(items) => Ok(Bson::Array(
+            items.iter().map(id_value).collect::<StoreResult<_>>()?,
+        )),
+        other => value(other),
+    }
+}
+
+/// The conjunction of `filter`'s conditions, each value converted by `convert` (which gets
+/// the stored field name).
+fn build(
+    filter: &Filter,
+    convert: impl Fn(&str, &FilterValue) -> StoreResult<Bson>,
+) -> StoreResult<Document> {
     if filter.conditions.is_empty() {
         return Ok(Document::new());
     }
@@ -22,7 +58,7 @@ pub(crate) fn to_query(filter: &Filter) -> StoreResult<Document> {
         } else {
             c.field.as_str()
         };
-        let value = match (c.op, value(&c.value)?) {
+        let value = match (c.op, convert(field, &c.value)?) {
             // `$in`/`$nin` need an array even if the parser handed over a single value.
             (Op::In | Op::Nin, Bson::Array(items)) => Bson::Array(items),
             (Op::In | Op::Nin, single) => Bson::Array(vec![single]),
@@ -64,7 +100,6 @@ fn value(v: &FilterValue) -> StoreResult<Bson> {
 
 #[cfg(test)]
 mod tests {
-    use bson::oid::ObjectId;
     use maestro_common::Timestamp;
 
     use super::*;
@@ -117,6 +152,42 @@ mod tests {
         assert_eq!(
             to_query(&f).unwrap(),
             doc! {"$and": [{"state": {"$nin": ["done"]}}]}
+        );
+    }
+
+    #[test]
+    fn event_queries_take_ids_as_object_ids() {
+        let id = ObjectId::parse_str("65a1b2c3d4e5f60718293a4a").unwrap();
+        let t = Timestamp::parse_iso("2025-01-01T10:00:00").unwrap();
+        let f = Filter {
+            conditions: vec![
+                maestro_common::Condition {
+                    field: "id".into(),
+                    op: Op::In,
+                    value: FilterValue::List(vec![
+                        FilterValue::Str(id.to_hex()),
+                        FilterValue::Str("nope".into()),
+                    ]),
+                },
+                maestro_common::Condition {
+                    field: "timestamp".into(),
+                    op: Op::Gt,
+                    value: FilterValue::Time(t),
+                },
+                maestro_common::Condition {
+                    field: "sequence_id".into(),
+                    op: Op::Gte,
+                    value: FilterValue::Int(3),
+                },
+            ],
+        };
+        assert_eq!(
+            to_event_query(&f).unwrap(),
+            doc! {"$and": [
+                {"_id": {"$in": [id, "nope"]}},
+                {"timestamp": {"$gt": bson::DateTime::from_millis(t.millis())}},
+                {"sequence_id": {"$gte": 3_i64}},
+            ]}
         );
     }
 }

@@ -1,4 +1,6 @@
 //! The indexes the server relies on, created idempotently at startup.
+use std::time::Duration;
+
 use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
 use mongodb::Database;
@@ -23,6 +25,8 @@ struct Spec {
     /// Fixed name; `None` lets the driver derive it (`parent_1`, `kind_1_created_1`, ...),
     /// the same names the Python server's creations get.
     name: Option<&'static str>,
+    /// TTL index: documents expire this many seconds after the indexed date.
+    expire_after_seconds: Option<u64>,
 }
 
 fn spec(collection: &'static str, keys: Document) -> Spec {
@@ -32,8 +36,19 @@ fn spec(collection: &'static str, keys: Document) -> Spec {
         unique: false,
         case_insensitive: false,
         name: None,
+        expire_after_seconds: None,
     }
 }
+
+fn named(name: &'static str, spec: Spec) -> Spec {
+    Spec {
+        name: Some(name),
+        ..spec
+    }
+}
+
+/// How long events are kept: the Python server's default `EVENT_HISTORY_TTL_SECONDS`.
+const EVENT_HISTORY_TTL_SECONDS: u64 = 604_800;
 
 fn unique(collection: &'static str, keys: Document) -> Spec {
     Spec {
@@ -73,6 +88,24 @@ fn specs() -> Vec<Spec> {
         },
         unique("user", doc! {"username": 1}),
         unique("usergroup", doc! {"name": 1}),
+        // Event history, as the Python server indexes it, plus `sequence_id` alone for
+        // reads across channels. Not unique: a wiped Redis counter made the Python server
+        // reuse numbers.
+        Spec {
+            expire_after_seconds: Some(EVENT_HISTORY_TTL_SECONDS),
+            ..spec("eventhistory", doc! {"timestamp": 1})
+        },
+        spec("eventhistory", doc! {"channel": 1, "sequence_id": 1}),
+        spec("eventhistory", doc! {"sequence_id": 1}),
+        named(
+            "kind_timestamp",
+            spec("eventhistory", doc! {"data.kind": 1, "timestamp": 1}),
+        ),
+        named(
+            "unique_subscriber_id",
+            unique("subscriber_state", doc! {"subscriber_id": 1}),
+        ),
+        named("last_poll", spec("subscriber_state", doc! {"last_poll": 1})),
     ]
 }
 
@@ -92,6 +125,7 @@ pub(crate) async fn ensure(db: &Database) -> StoreResult<()> {
             .unique(spec.unique.then_some(true))
             .collation(spec.case_insensitive.then(collation))
             .name(spec.name.map(str::to_owned))
+            .expire_after(spec.expire_after_seconds.map(Duration::from_secs))
             .build();
         let model = IndexModel::builder()
             .keys(spec.keys.clone())
@@ -154,8 +188,11 @@ fn is_equivalent(index: &Document, spec: &Spec) -> bool {
                 && c.get("strength").and_then(numeric) == Some(2.0)
         }
     };
+    let same_ttl = index.get("expireAfterSeconds").and_then(numeric)
+        == spec.expire_after_seconds.map(|s| s as f64);
     same_keys
         && same_collation
+        && same_ttl
         && flag("unique") == spec.unique
         && !flag("sparse")
         && !index.contains_key("partialFilterExpression")
@@ -205,5 +242,16 @@ mod tests {
             &doc! {"key": {"email": 1}, "unique": true},
             ci
         ));
+        let ttl = &specs()[15];
+        assert_eq!(ttl.keys, doc! {"timestamp": 1});
+        assert!(is_equivalent(
+            &doc! {"key": {"timestamp": 1}, "name": "timestamp_1", "expireAfterSeconds": 604_800},
+            ttl
+        ));
+        assert!(!is_equivalent(
+            &doc! {"key": {"timestamp": 1}, "expireAfterSeconds": 86_400},
+            ttl
+        ));
+        assert!(!is_equivalent(&doc! {"key": {"timestamp": 1}}, ttl));
     }
 }

@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering;
 use super::MongoStore;
 use crate::store::{NodeWrite, Store, StoreError, StoredUser, UserGroup};
 
+mod events;
+
 fn uri() -> Option<String> {
     match std::env::var("MAESTRO_TEST_MONGODB_URI") {
         Ok(uri) => Some(uri),

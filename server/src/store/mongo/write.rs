@@ -1,5 +1,7 @@
-//! `write_nodes`: an all-or-nothing batch, in a transaction where the server has them and
-//! applied in order with compensating undo writes where it does not.
+//! `write_nodes_with_event`: an all-or-nothing batch of node writes and its event, in a
+//! transaction where the server has them and applied in order with compensating undo
+//! writes where it does not.
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -10,7 +12,8 @@ use mongodb::error::{
     Error as DriverError, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
 };
 
-use super::{MongoStore, backend, convert, error_code, is_duplicate_key};
+use super::{MongoStore, backend, convert, error_code, events, is_duplicate_key};
+use crate::events::{NewEvent, SharedEvent, StoredEvent};
 use crate::store::{NodeWrite, StoreError, StoreResult};
 
 /// How long a transaction that fails with a transient error is retried before the error is
@@ -53,8 +56,13 @@ enum Undo {
     Restore(ObjectId, Document),
 }
 
-/// Applies every write or none (see [`crate::store::Store::write_nodes`]).
-pub(super) async fn write_nodes(store: &MongoStore, writes: &[NodeWrite]) -> StoreResult<()> {
+/// Applies every write and stores the event, or does nothing (see
+/// [`crate::store::Store::write_nodes_with_event`]).
+pub(super) async fn write_nodes(
+    store: &MongoStore,
+    writes: &[NodeWrite],
+    event: Option<NewEvent>,
+) -> StoreResult<Option<SharedEvent>> {
     let prepared = writes
         .iter()
         .map(|w| {
@@ -69,11 +77,44 @@ pub(super) async fn write_nodes(store: &MongoStore, writes: &[NodeWrite]) -> Sto
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    if prepared.is_empty() {
-        return Ok(());
+    let Some(event) = event else {
+        if !prepared.is_empty() {
+            write_batch(store, &prepared, None, None).await?;
+        }
+        return Ok(None);
+    };
+    // From taking its number until it is in the log, an event-producing write holds the
+    // lock: events commit in sequence order and reach the log in that order (a later
+    // number committed first would be skipped by the log, or seen before an earlier one).
+    let _in_order = store.event_order.lock().await;
+    // The next number is the log's head plus one, and the head moves only once an event is
+    // committed: a failed write takes no number, and no counter document is locked by a
+    // transaction (a server killed mid-write would leave one locked for the transaction
+    // lifetime, stalling every later event). One server process writes events, as with
+    // the Python server.
+    let sequence = store.event_log.head() + 1;
+    let stored = write_batch(store, &prepared, Some(&event), Some(sequence))
+        .await?
+        .map(Arc::new);
+    if let Some(e) = &stored {
+        store.event_log.push([Arc::clone(e)]);
+        if let Err(err) = events::record_sequence(&store.counters, e.seq()).await {
+            // The event is stored; on restart the head is read from the history too.
+            tracing::warn!(error = %err, "could not record the event sequence counter");
+        }
     }
+    Ok(stored)
+}
+
+/// The batch and its event (when given), all or nothing; the event as stored.
+async fn write_batch(
+    store: &MongoStore,
+    prepared: &[Prepared],
+    event: Option<&NewEvent>,
+    sequence: Option<u64>,
+) -> StoreResult<Option<StoredEvent>> {
     if !store.no_transactions.load(Ordering::Relaxed) {
-        match in_transaction(store, &prepared).await {
+        match in_transaction(store, prepared, event, sequence).await {
             Err(Failure::Driver(e)) if transactions_unsupported(&e) => {
                 tracing::warn!(error = %e, "MongoDB server has no transactions; \
                     node batches are undone on failure instead, without isolation");
@@ -82,7 +123,7 @@ pub(super) async fn write_nodes(store: &MongoStore, writes: &[NodeWrite]) -> Sto
             other => return other.map_err(StoreError::from),
         }
     }
-    with_undo(store, &prepared).await
+    with_undo(store, prepared, event, sequence).await
 }
 
 /// Whether the server (or the driver, from the topology) refuses transactions outright.
@@ -98,7 +139,12 @@ fn transactions_unsupported(e: &DriverError) -> bool {
     }
 }
 
-async fn in_transaction(store: &MongoStore, writes: &[Prepared]) -> Result<(), Failure> {
+async fn in_transaction(
+    store: &MongoStore,
+    writes: &[Prepared],
+    event: Option<&NewEvent>,
+    sequence: Option<u64>,
+) -> Result<Option<StoredEvent>, Failure> {
     let mut session = store
         .client
         .start_session()
@@ -108,24 +154,27 @@ async fn in_transaction(store: &MongoStore, writes: &[Prepared]) -> Result<(), F
     let mut attempt = 0;
     'attempts: loop {
         session.start_transaction().await.map_err(Failure::Driver)?;
-        if let Err(failure) = apply_in_session(store, &mut session, writes).await {
-            // The server has usually aborted already; a second abort is harmless, and its
-            // own error would only hide the one that matters.
-            let _ = session.abort_transaction().await;
-            match failure {
-                Failure::Driver(e)
-                    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                        && Instant::now() < deadline =>
-                {
-                    backoff(&mut attempt).await;
-                    continue 'attempts;
+        let stored = match apply_in_session(store, &mut session, writes, event, sequence).await {
+            Ok(stored) => stored,
+            Err(failure) => {
+                // The server has usually aborted already; a second abort is harmless, and
+                // its own error would only hide the one that matters.
+                let _ = session.abort_transaction().await;
+                match failure {
+                    Failure::Driver(e)
+                        if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                            && Instant::now() < deadline =>
+                    {
+                        backoff(&mut attempt).await;
+                        continue 'attempts;
+                    }
+                    other => return Err(other),
                 }
-                other => return Err(other),
             }
-        }
+        };
         loop {
             match session.commit_transaction().await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(stored),
                 // Committing again is safe: the server commits a transaction only once.
                 Err(e)
                     if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
@@ -140,10 +189,28 @@ async fn in_transaction(store: &MongoStore, writes: &[Prepared]) -> Result<(), F
                     backoff(&mut attempt).await;
                     continue 'attempts;
                 }
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                    // Out of retries without knowing: the event, if any, tells.
+                    return match &stored {
+                        Some(s) if event_exists(store, &s.record.id).await => Ok(stored),
+                        _ => Err(Failure::Driver(e)),
+                    };
+                }
                 Err(e) => return Err(Failure::Driver(e)),
             }
         }
     }
+}
+
+/// Whether the event with this id is stored (`false` when that cannot be found out).
+async fn event_exists(store: &MongoStore, id: &str) -> bool {
+    let Ok(id) = ObjectId::parse_str(id) else {
+        return false;
+    };
+    matches!(
+        store.events.count_documents(doc! {"_id": id}).limit(1).await,
+        Ok(n) if n > 0
+    )
 }
 
 /// Sleeps a random time below an exponentially growing cap, so that writers which
@@ -159,7 +226,9 @@ async fn apply_in_session(
     store: &MongoStore,
     session: &mut ClientSession,
     writes: &[Prepared],
-) -> Result<(), Failure> {
+    event: Option<&NewEvent>,
+    sequence: Option<u64>,
+) -> Result<Option<StoredEvent>, Failure> {
     for w in writes {
         if w.insert {
             store
@@ -180,7 +249,17 @@ async fn apply_in_session(
             }
         }
     }
-    Ok(())
+    let (Some(event), Some(sequence)) = (event, sequence) else {
+        return Ok(None);
+    };
+    let (stored, doc) = events::new_event(event, sequence);
+    store
+        .events
+        .insert_one(doc)
+        .session(&mut *session)
+        .await
+        .map_err(Failure::Driver)?;
+    Ok(Some(stored))
 }
 
 fn insert_failure(e: DriverError, id: ObjectId) -> Failure {
@@ -198,10 +277,16 @@ fn not_found(id: ObjectId) -> StoreError {
     StoreError::NotFound(format!("node {}", id.to_hex()))
 }
 
-/// The fallback without transactions: writes in order, and on a failure the applied ones
-/// are undone newest first. Readers may see a partial batch meanwhile, and a crash in the
-/// middle leaves it applied in part: the best a standalone server allows.
-async fn with_undo(store: &MongoStore, writes: &[Prepared]) -> StoreResult<()> {
+/// The fallback without transactions: writes in order, then the event with the next number,
+/// and on a failure the applied writes are undone newest first. Readers may see a partial
+/// batch (or a change before its event) meanwhile, and a crash in the middle leaves it
+/// applied in part: the best a standalone server allows.
+async fn with_undo(
+    store: &MongoStore,
+    writes: &[Prepared],
+    event: Option<&NewEvent>,
+    sequence: Option<u64>,
+) -> StoreResult<Option<StoredEvent>> {
     let mut done = Vec::with_capacity(writes.len());
     for w in writes {
         match apply_undoable(store, w).await {
@@ -212,7 +297,27 @@ async fn with_undo(store: &MongoStore, writes: &[Prepared]) -> StoreResult<()> {
             }
         }
     }
-    Ok(())
+    let (Some(event), Some(sequence)) = (event, sequence) else {
+        return Ok(None);
+    };
+    match insert_event(store, event, sequence).await {
+        Ok(stored) => Ok(Some(stored)),
+        Err(e) => {
+            undo_all(store, done).await;
+            Err(e)
+        }
+    }
+}
+
+/// Stores `event` with its number, outside any transaction.
+async fn insert_event(
+    store: &MongoStore,
+    event: &NewEvent,
+    sequence: u64,
+) -> StoreResult<StoredEvent> {
+    let (stored, doc) = events::new_event(event, sequence);
+    store.events.insert_one(doc).await.map_err(backend)?;
+    Ok(stored)
 }
 
 async fn apply_undoable(store: &MongoStore, w: &Prepared) -> StoreResult<Undo> {

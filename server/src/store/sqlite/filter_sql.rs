@@ -47,13 +47,35 @@ fn target(field: &str) -> Target {
 const TRUE: &str = "1";
 const FALSE: &str = "0";
 
-/// The `WHERE` clause (always valid SQL, `1` for the empty filter) and its bound values.
+/// Where the fields of an event record are stored (table `event`).
+fn event_target(field: &str) -> Target {
+    match field {
+        "id" => Target::Text("id"),
+        "channel" => Target::Text("channel"),
+        "owner" => Target::Text("owner"),
+        "timestamp" => Target::Time("timestamp"),
+        "sequence_id" => Target::Int("seq"),
+        _ => Target::Json,
+    }
+}
+
+/// The `WHERE` clause (always valid SQL, `1` for the empty filter) and its bound values,
+/// for table `node`.
 pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
+    where_clause_with(filter, target)
+}
+
+/// The same for table `event`.
+pub(super) fn event_where_clause(filter: &Filter) -> (String, Vec<Value>) {
+    where_clause_with(filter, event_target)
+}
+
+fn where_clause_with(filter: &Filter, target: fn(&str) -> Target) -> (String, Vec<Value>) {
     let mut args = Vec::new();
     let parts: Vec<String> = filter
         .conditions
         .iter()
-        .map(|c| condition(c, &mut args))
+        .map(|c| condition(c, target, &mut args))
         .collect();
     if parts.is_empty() {
         return (TRUE.to_owned(), args);
@@ -61,7 +83,7 @@ pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
     (parts.join(" AND "), args)
 }
 
-fn condition(c: &Condition, args: &mut Vec<Value>) -> String {
+fn condition(c: &Condition, target: fn(&str) -> Target, args: &mut Vec<Value>) -> String {
     match target(&c.field) {
         Target::Json => json_condition(&c.field, c.op, &c.value, args),
         column => column_condition(&column, c.op, &c.value, args),
@@ -155,7 +177,7 @@ fn json_condition(field: &str, op: Op, v: &FilterValue, args: &mut Vec<Value>) -
     args.push(Value::Text(field.to_owned()));
     args.push(Value::Text(op.to_owned()));
     args.push(Value::Text(operand_json(v).to_string()));
-    "mongo_match(node.doc, ?, ?, ?)".to_owned()
+    "mongo_match(doc, ?, ?, ?)".to_owned()
 }
 
 fn operand_json(v: &FilterValue) -> serde_json::Value {

@@ -38,13 +38,27 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.write_then(f, |_| ()).await
+    }
+
+    /// As [`Writer::write`], and runs `after_commit` on the writer thread once the write is
+    /// committed, before answering: hooks run in commit order.
+    pub(super) async fn write_then<T, F, A>(&self, f: F, after_commit: A) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let out = f(conn);
             let ok = out.is_ok();
             let completion: Completion = Box::new(move |commit| {
                 let result = match (out, commit) {
-                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(v), Ok(())) => {
+                        after_commit(&v);
+                        Ok(v)
+                    }
                     (Err(e), _) => Err(e),
                     (Ok(_), Err(msg)) => Err(StoreError::Backend(msg.into())),
                 };

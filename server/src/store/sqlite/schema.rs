@@ -47,6 +47,29 @@ CREATE INDEX IF NOT EXISTS node_owner ON node (owner, id);
 CREATE INDEX IF NOT EXISTS node_name ON node (name, id);
 CREATE INDEX IF NOT EXISTS node_revision ON node (rev_tree, rev_branch, rev_commit);
 CREATE INDEX IF NOT EXISTS node_commit ON node (rev_commit);
+-- The event history: `seq` is the sequence number (AUTOINCREMENT: never reused, even after
+-- the oldest events are purged); `doc` is the record as `GET /events` shows it.
+CREATE TABLE IF NOT EXISTS event (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    timestamp INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    owner TEXT,
+    treeid TEXT,
+    attributes TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_channel_seq ON event (channel, seq);
+CREATE INDEX IF NOT EXISTS event_timestamp ON event (timestamp);
+CREATE TABLE IF NOT EXISTS subscriber (
+    subscriber_id TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    user TEXT NOT NULL,
+    promiscuous INTEGER NOT NULL,
+    last_event_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_poll INTEGER
+);
 CREATE TABLE IF NOT EXISTS user (
     id TEXT PRIMARY KEY,
     username TEXT NOT NULL UNIQUE,

@@ -1,12 +1,17 @@
-//! `maestro-bench`: load generator for a running server (workloads W2/W3 of workloads.md).
+//! `maestro-bench`: load generator for a running server (workloads W2-W5 of workloads.md).
 //!
-//! Usage: `maestro-bench --url http://127.0.0.1:8001 --password PW <post|seed|read> [...]`
+//! Usage: `maestro-bench --url http://127.0.0.1:8001 --password PW <post|seed|read|fanout> [...]`
 //! - `post --clients N --seconds S`: `POST /node` from N keep-alive clients.
 //! - `seed --nodes N`: N test nodes through hierarchy PUTs of 1,000 under one checkout.
 //! - `read --requests N`: latency of the W3 read queries.
+//! - `fanout --ws N --longpoll M --rate R --seconds S [--drain D] [--server-pid PID]`: R
+//!   events/s on `/publish/bench` for S s to N WebSocket and M long-poll subscribers (W4);
+//!   with `--rate 0`, N + M idle subscribers held for S s and the server's memory (W5).
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod fanout;
 
 struct Args {
     url: String,
@@ -16,6 +21,11 @@ struct Args {
     seconds: u64,
     nodes: usize,
     requests: usize,
+    ws: usize,
+    longpoll: usize,
+    rate: u64,
+    drain: u64,
+    server_pid: Option<u32>,
 }
 
 fn parse_args() -> Args {
@@ -27,6 +37,11 @@ fn parse_args() -> Args {
         seconds: 10,
         nodes: 100_000,
         requests: 1_000,
+        ws: 100,
+        longpoll: 100,
+        rate: 100,
+        drain: 30,
+        server_pid: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -38,6 +53,11 @@ fn parse_args() -> Args {
             "--seconds" => a.seconds = val().parse().unwrap_or(10),
             "--nodes" => a.nodes = val().parse().unwrap_or(100_000),
             "--requests" => a.requests = val().parse().unwrap_or(1_000),
+            "--ws" => a.ws = val().parse().unwrap_or(100),
+            "--longpoll" => a.longpoll = val().parse().unwrap_or(100),
+            "--rate" => a.rate = val().parse().unwrap_or(100),
+            "--drain" => a.drain = val().parse().unwrap_or(30),
+            "--server-pid" => a.server_pid = val().parse().ok(),
             other => a.command = other.to_owned(),
         }
     }
@@ -227,8 +247,23 @@ async fn main() {
             seed(&a, http, token).await;
         }
         "read" => read(&a, http).await,
+        "fanout" => {
+            let token = login(&http, &a).await;
+            fanout::run(fanout::Fanout {
+                url: a.url.clone(),
+                token,
+                ws: a.ws,
+                longpoll: a.longpoll,
+                rate: a.rate,
+                seconds: a.seconds,
+                drain: a.drain,
+                server_pid: a.server_pid,
+            })
+            .await;
+        }
         _ => eprintln!(
-            "usage: maestro-bench --url URL --password PW <post|seed|read> [--clients N --seconds S --nodes N --requests N]"
+            "usage: maestro-bench --url URL --password PW <post|seed|read|fanout> [--clients N --seconds S \
+             --nodes N --requests N --ws N --longpoll M --rate R --drain D --server-pid PID]"
         ),
     }
 }

@@ -1,0 +1,200 @@
+//! A subscription's position in the event history, and the search for its next event: in
+//! the in-memory [`EventLog`](crate::events::EventLog) while it still holds the position,
+//! else in the store, page by page, so no backlog is ever cut short.
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::events::{SharedEvent, Since};
+use crate::store::{Store, StoreResult};
+
+/// Events read from the window per step.
+const WINDOW_BATCH: usize = 64;
+
+/// Events read from the store per page; what is left of a page is kept for the next listen.
+const STORE_PAGE: u64 = 256;
+
+/// Which events a subscription receives.
+#[derive(Clone, Debug)]
+pub(crate) struct Interest {
+    /// Its channel.
+    pub(crate) channel: String,
+    /// Its owner.
+    pub(crate) user: String,
+    /// Whether it receives other users' events too.
+    pub(crate) promiscuous: bool,
+}
+
+impl Interest {
+    /// Whether an event goes to this subscription: on its channel and, unless promiscuous,
+    /// without an owner or owned by the subscriber.
+    pub(crate) fn wants(&self, event: &SharedEvent) -> bool {
+        let r = &event.record;
+        r.channel == self.channel
+            && (self.promiscuous || r.owner.as_deref().is_none_or(|o| o == self.user))
+    }
+}
+
+/// What a scan of the memory window found.
+enum Scan {
+    /// A wanted event (the cursor is on it).
+    Found(SharedEvent),
+    /// Nothing wanted in these events (the cursor is past them).
+    Exhausted,
+    /// A sequence number is missing before anything wanted (the cursor is before it).
+    Hole,
+}
+
+/// Where a subscription is.
+#[derive(Debug, Default)]
+pub(crate) struct Cursor {
+    /// Every event up to this sequence was delivered or skipped.
+    pub(crate) after: u64,
+    /// For a durable subscription: the position last stored (acknowledged).
+    pub(crate) acked: u64,
+    /// The rest of the last store page: events above `after`, in order.
+    backlog: VecDeque<SharedEvent>,
+}
+
+impl Cursor {
+    /// A cursor after `seq`, with everything up to it acknowledged.
+    pub(crate) fn at(seq: u64) -> Self {
+        Self {
+            after: seq,
+            acked: seq,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// Takes the first wanted event of `events` (advancing past skipped ones); `events` must
+    /// be in order and above `after`.
+    fn scan(
+        &mut self,
+        interest: &Interest,
+        events: impl IntoIterator<Item = SharedEvent>,
+    ) -> Option<SharedEvent> {
+        for e in events {
+            if e.seq() <= self.after {
+                continue;
+            }
+            self.after = e.seq();
+            if interest.wants(&e) {
+                return Some(e);
+            }
+        }
+        None
+    }
+
+    /// As [`Cursor::scan`] over events of the memory window, stopping at the first
+    /// sequence number missing from it.
+    fn scan_contiguous(&mut self, interest: &Interest, events: Vec<SharedEvent>) -> Scan {
+        for e in events {
+            if e.seq() <= self.after {
+                continue;
+            }
+            if e.seq() != self.after + 1 {
+                return Scan::Hole;
+            }
+            self.after = e.seq();
+            if interest.wants(&e) {
+                return Scan::Found(e);
+            }
+        }
+        Scan::Exhausted
+    }
+
+    /// Reads the next store page into the backlog; false when the store has nothing more.
+    async fn load_page(&mut self, store: &dyn Store) -> StoreResult<bool> {
+        let page = store.events_after(self.after, STORE_PAGE).await?;
+        self.backlog = page.into_iter().map(Arc::new).collect();
+        Ok(!self.backlog.is_empty())
+    }
+
+    /// The next wanted event after the cursor, moving the cursor onto it; `None` when the
+    /// history holds nothing more for this subscription yet (the cursor is then at the
+    /// head, past every skipped event).
+    ///
+    /// Cancel-safe: the cursor only moves over events that were fully looked at.
+    pub(crate) async fn next(
+        &mut self,
+        store: &dyn Store,
+        interest: &Interest,
+    ) -> StoreResult<Option<SharedEvent>> {
+        loop {
+            while let Some(e) = self.backlog.pop_front() {
+                if let Some(found) = self.scan(interest, [e]) {
+                    return Ok(Some(found));
+                }
+            }
+            match store.event_log().since(self.after, WINDOW_BATCH) {
+                Since::Events(events) if events.is_empty() => return Ok(None),
+                Since::Events(events) => match self.scan_contiguous(interest, events) {
+                    Scan::Found(found) => return Ok(Some(found)),
+                    Scan::Exhausted => {}
+                    // The window skips a number: an event committed but never put in
+                    // memory (its writer was cancelled in between), or a number no event
+                    // got. The store tells which.
+                    Scan::Hole => {
+                        if !self.load_page(store).await? {
+                            return Ok(None);
+                        }
+                    }
+                },
+                Since::TooOld => {
+                    if !self.load_page(store).await? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, json};
+
+    use super::*;
+    use crate::events::NewEvent;
+    use crate::store::sqlite::SqliteStore;
+
+    fn event(n: i64) -> NewEvent {
+        NewEvent {
+            channel: "node".into(),
+            owner: None,
+            data: json!({"n": n}),
+            treeid: None,
+            attributes: Map::new(),
+        }
+    }
+
+    async fn publish(store: &SqliteStore, n: i64) {
+        store
+            .write_nodes_with_event(Vec::new(), Some(event(n)))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_event_missing_from_the_window_is_read_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        // A second handle on the same database: what it writes never reaches the first
+        // one's window, as an event whose writer was cancelled after its commit.
+        let other = SqliteStore::open(dir.path()).unwrap();
+        publish(&store, 1).await;
+        publish(&other, 2).await;
+        publish(&store, 3).await;
+        let interest = Interest {
+            channel: "node".into(),
+            user: "alice".into(),
+            promiscuous: false,
+        };
+        let mut cursor = Cursor::at(0);
+        let mut seen = Vec::new();
+        while let Some(e) = cursor.next(&store, &interest).await.unwrap() {
+            seen.push(e.record.data["n"].clone());
+        }
+        assert_eq!(seen, [1, 2, 3]);
+        assert_eq!(cursor.after, 3);
+    }
+}

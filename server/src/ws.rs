@@ -1,0 +1,85 @@
+//! The event stream of `GET /latest/ws`: one session per WebSocket, reading the event
+//! history by cursor (the in-memory [`EventLog`](crate::events::EventLog), the store when a
+//! replay reaches further back), so replay and live delivery meet with no gap and no
+//! duplicate. The protocol is `maestro_common::ws`.
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::Message;
+#[cfg(test)]
+use axum::extract::ws::close_code;
+use futures::{Sink, Stream};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+
+mod filter;
+mod frame;
+mod session;
+
+/// Settings of the WebSocket sessions.
+#[derive(Clone, Debug)]
+pub struct WsConfig {
+    /// Messages queued per session between the history reader and the socket writer.
+    pub buffer: usize,
+    /// Interval of the WebSocket ping frames the server sends.
+    pub ping_interval: Duration,
+    /// Events read from the store per query when a replay goes past the in-memory log.
+    pub replay_page: u64,
+    /// The `source` attribute of the CloudEvents.
+    pub source: String,
+}
+
+impl Default for WsConfig {
+    /// 1,024 queued messages, a ping every 20 s, replay pages of 1,000.
+    fn default() -> Self {
+        Self {
+            buffer: 1024,
+            ping_interval: Duration::from_secs(20),
+            replay_page: 1000,
+            source: crate::pubsub::DEFAULT_SOURCE.to_owned(),
+        }
+    }
+}
+
+/// What the sessions of a server share: their settings, and each event's frame, encoded
+/// once for every subscriber (so all of them see the same CloudEvent `id`).
+#[derive(Debug, Default)]
+pub struct Hub {
+    config: WsConfig,
+    frames: frame::FrameCache,
+}
+
+impl Hub {
+    /// A hub with these settings.
+    pub fn new(config: WsConfig) -> Self {
+        Self {
+            config,
+            frames: frame::FrameCache::default(),
+        }
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &WsConfig {
+        &self.config
+    }
+}
+
+/// Runs one session on a socket split into `sink` and `stream` until the client leaves or
+/// `shutdown` is cancelled (then a close frame `1001` is sent).
+pub async fn serve<S, R, E>(
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+    sink: S,
+    stream: R,
+) where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
+    E: Send + 'static,
+{
+    session::run(store, hub, shutdown, sink, stream).await;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,507 @@
+//! `fanout`: event fan-out to WebSocket and long-poll subscribers (W4), and idle subscribers
+//! (W5, with `--rate 0`), against a running server whose CPU and RSS are read from `/proc`.
+//!
+//! Every event carries its index `i` and the publisher's send time, so each subscriber
+//! counts what it got (none missing, none twice, sequences rising) and the latency from
+//! the publish request to its delivery.
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::{SinkExt, StreamExt};
+use maestro_common::ws::{ClientMsg, StreamFilter};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Channel the benchmark publishes on.
+const CHANNEL: &str = "bench";
+
+/// Publish requests in flight at most.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// Kernel clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`).
+const CLK_TCK: f64 = 100.0;
+
+/// What the command line asks for.
+pub struct Fanout {
+    pub url: String,
+    pub token: String,
+    pub ws: usize,
+    pub longpoll: usize,
+    pub rate: u64,
+    pub seconds: u64,
+    pub drain: u64,
+    pub server_pid: Option<u32>,
+}
+
+/// When subscribers stop: all `total` events seen, or `deadline` passed.
+#[derive(Clone, Copy)]
+struct Goal {
+    total: u64,
+    deadline: Instant,
+}
+
+/// The parts of a server message the benchmark reads; the rest is skipped unparsed, so the
+/// load generator spends less of the two cores it shares with the server.
+#[derive(serde::Deserialize)]
+struct Frame {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    sequence_id: u64,
+    #[serde(default)]
+    event: Option<CloudEvent>,
+}
+
+/// The parts of a CloudEvent the benchmark reads.
+#[derive(serde::Deserialize)]
+struct CloudEvent {
+    #[serde(default)]
+    data: Option<Stamp>,
+    #[serde(default, rename = "_sequence_id")]
+    sequence_id: u64,
+}
+
+/// The index and send time of a benchmark event (absent in BEEPs, which are strings).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Stamp {
+    Event { i: u64, sent_ns: u64 },
+    Other(serde::de::IgnoredAny),
+}
+
+/// The `/listen` envelope: the CloudEvent as a string.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    data: Option<String>,
+}
+
+/// What one subscriber saw.
+#[derive(Default)]
+struct Seen {
+    /// Publish-to-delivery latencies, µs.
+    lat_us: Vec<u32>,
+    /// Which event indexes arrived.
+    got: Vec<bool>,
+    distinct: u64,
+    duplicates: u64,
+    /// Sequences that did not rise.
+    disorder: u64,
+    resyncs: u64,
+    last_seq: u64,
+    /// When the last event arrived.
+    last_at: Option<Instant>,
+}
+
+impl Seen {
+    fn event(&mut self, seq: u64, data: Option<&Stamp>) {
+        if seq <= self.last_seq {
+            self.disorder += 1;
+        }
+        self.last_seq = seq;
+        let Some(&Stamp::Event { i, sent_ns: sent }) = data else {
+            return;
+        };
+        let i = i as usize;
+        if i >= self.got.len() {
+            self.got.resize(i + 1, false);
+        }
+        if self.got[i] {
+            self.duplicates += 1;
+            return;
+        }
+        self.got[i] = true;
+        self.distinct += 1;
+        let lat = now_ns().saturating_sub(sent) / 1_000;
+        self.lat_us.push(u32::try_from(lat).unwrap_or(u32::MAX));
+        self.last_at = Some(Instant::now());
+    }
+
+    fn done(&self, goal: Option<Goal>) -> bool {
+        goal.is_some_and(|g| self.distinct >= g.total)
+    }
+}
+
+fn now_ns() -> u64 {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Resolves once `stop` has a goal and either the subscriber, with `distinct` events, has
+/// them all or the deadline passed. Only this ends a pending listen: cancelling one when the
+/// goal is announced could drop an event in flight.
+async fn finished(stop: &mut watch::Receiver<Option<Goal>>, distinct: u64) {
+    loop {
+        let goal = *stop.borrow_and_update();
+        match goal {
+            Some(g) if distinct >= g.total => return,
+            Some(g) => return tokio::time::sleep_until(g.deadline.into()).await,
+            None => {
+                if stop.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
+}
+
+async fn ws_subscriber(
+    url: String,
+    ready: tokio::sync::mpsc::Sender<()>,
+    mut stop: watch::Receiver<Option<Goal>>,
+) -> Seen {
+    let ws_url = format!("{}/latest/ws", url.replacen("http", "ws", 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("WebSocket connect");
+    let subscribe = ClientMsg::Subscribe {
+        channels: vec![CHANNEL.to_owned()],
+        filter: StreamFilter::default(),
+        since: None,
+    };
+    let text = serde_json::to_string(&subscribe).expect("json");
+    ws.send(Message::text(text)).await.expect("subscribe");
+    let mut seen = Seen::default();
+    let mut subscribed = false;
+    loop {
+        let frame = tokio::select! {
+            f = ws.next() => f,
+            () = finished(&mut stop, seen.distinct) => break,
+        };
+        let Some(Ok(Message::Text(t))) = frame else {
+            match frame {
+                Some(Ok(_)) => continue,
+                _ => break,
+            }
+        };
+        let Ok(frame) = serde_json::from_str::<Frame>(t.as_str()) else {
+            continue;
+        };
+        match frame.ty.as_str() {
+            "subscribed" if !subscribed => {
+                subscribed = true;
+                let _ = ready.send(()).await;
+            }
+            "event" => {
+                let data = frame.event.as_ref().and_then(|e| e.data.as_ref());
+                seen.event(frame.sequence_id, data);
+            }
+            "resync" => seen.resyncs += 1,
+            _ => {}
+        }
+        if seen.done(*stop.borrow()) {
+            break;
+        }
+    }
+    let _ = ws.close(None).await;
+    seen
+}
+
+async fn longpoll_subscriber(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    ready: tokio::sync::mpsc::Sender<()>,
+    mut stop: watch::Receiver<Option<Goal>>,
+) -> Seen {
+    let sub: Value = http
+        .post(format!("{url}/latest/subscribe/{CHANNEL}?promisc=true"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("subscribe")
+        .json()
+        .await
+        .expect("subscription");
+    let id = sub["id"].as_u64().expect("subscription id");
+    let _ = ready.send(()).await;
+    let mut seen = Seen::default();
+    loop {
+        let listen = async {
+            let r = http
+                .get(format!("{url}/latest/listen/{id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .ok()?;
+            r.json::<Envelope>().await.ok()
+        };
+        let msg = tokio::select! {
+            m = listen => m,
+            () = finished(&mut stop, seen.distinct) => break,
+        };
+        let Some(msg) = msg else {
+            break;
+        };
+        let event = msg
+            .data
+            .and_then(|s| serde_json::from_str::<CloudEvent>(&s).ok());
+        // BEEPs have no sequence.
+        if let Some(e) = event.filter(|e| e.sequence_id > 0) {
+            seen.event(e.sequence_id, e.data.as_ref());
+        }
+        if seen.done(*stop.borrow()) {
+            break;
+        }
+    }
+    let _ = http
+        .post(format!("{url}/latest/unsubscribe/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    seen
+}
+
+/// A node-event-shaped payload of ~500 bytes with the index and send time.
+fn payload(i: u64) -> Value {
+    json!({"data": {
+        "op": "updated", "id": format!("{:024x}", 0x6600_0000_0000_0000_u64 + i), "kind": "test",
+        "name": "baseline.login", "path": ["checkout", "kbuild-gcc-12-x86", "baseline-x86", "login"],
+        "group": "baseline-x86", "state": "done", "result": "pass", "owner": "admin",
+        "data": {"kernel_revision": {"tree": "mainline", "branch": "master",
+                 "commit": "abcdef0123456789abcdef0123456789abcdef01", "describe": "v6.13-rc1-123-gabcdef012345"},
+                 "arch": "x86_64", "platform": "qemu-x86", "runtime": "lava-collabora"},
+        "is_hierarchy": false, "previous_state": "running", "previous_result": null,
+        "i": i, "sent_ns": now_ns(),
+    }})
+}
+
+/// Publishes `rate` events a second for `seconds`; returns (published, errors, latencies).
+async fn publish(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    rate: u64,
+    seconds: u64,
+) -> (u64, u64, Vec<u32>) {
+    let total = rate * seconds;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        tick.tick().await;
+        let permit = slots.clone().acquire_owned().await.expect("semaphore");
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = http
+                .post(format!("{url}/latest/publish/{CHANNEL}"))
+                .bearer_auth(&token)
+                .json(&payload(i))
+                .send()
+                .await;
+            drop(permit);
+            let ok = matches!(&r, Ok(r) if r.status().is_success());
+            (
+                ok,
+                u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX),
+            )
+        }));
+    }
+    let (mut ok, mut errors, mut lat) = (0, 0, Vec::with_capacity(tasks.len()));
+    for t in tasks {
+        let (good, us) = t.await.expect("publish task");
+        if good {
+            ok += 1;
+        } else {
+            errors += 1;
+        }
+        lat.push(us);
+    }
+    (ok, errors, lat)
+}
+
+/// utime + stime of `pid`, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / CLK_TCK
+}
+
+/// Resident memory of `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn pct(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len() - 1);
+    f64::from(sorted[i]) / 1e3
+}
+
+fn summarise(name: &str, subs: &[Seen], total: u64, end_of_publish: Instant) {
+    if subs.is_empty() {
+        return;
+    }
+    let mut lat: Vec<u32> = subs.iter().flat_map(|s| s.lat_us.iter().copied()).collect();
+    lat.sort_unstable();
+    let delivered: u64 = subs.iter().map(|s| s.distinct).sum();
+    let missing: u64 = subs.iter().map(|s| total.saturating_sub(s.distinct)).sum();
+    let min = subs.iter().map(|s| s.distinct).min().unwrap_or(0);
+    let dups: u64 = subs.iter().map(|s| s.duplicates).sum();
+    let disorder: u64 = subs.iter().map(|s| s.disorder).sum();
+    let resyncs: u64 = subs.iter().map(|s| s.resyncs).sum();
+    let drained = subs
+        .iter()
+        .filter_map(|s| s.last_at)
+        .max()
+        .map_or(0.0, |t| {
+            t.saturating_duration_since(end_of_publish).as_secs_f64()
+        });
+    println!(
+        "{name} x{}: delivered {delivered}/{} (fewest per subscriber {min}/{total}); missing {missing}, \
+         duplicates {dups}, out of order {disorder}, resyncs {resyncs}; latency p50 {:.2} ms, \
+         p99 {:.2} ms, max {:.2} ms; last delivery {drained:.2} s after the last publish",
+        subs.len(),
+        total * subs.len() as u64,
+        pct(&lat, 0.50),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0),
+    );
+}
+
+/// Runs the fan-out (or, with `rate` 0, the idle) workload and prints the figures.
+pub async fn run(a: Fanout) {
+    let pid = a.server_pid;
+    let (rss0, cpu0) = (pid.map(rss_kib), pid.map(cpu_secs));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.longpoll + 64)
+        .build()
+        .expect("client");
+    let (stop_tx, stop_rx) = watch::channel(None::<Goal>);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(a.ws + a.longpoll + 1);
+    let t0 = Instant::now();
+    let mut ws_tasks = Vec::new();
+    for _ in 0..a.ws {
+        ws_tasks.push(tokio::spawn(ws_subscriber(
+            a.url.clone(),
+            ready_tx.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    let mut lp_tasks = Vec::new();
+    for _ in 0..a.longpoll {
+        lp_tasks.push(tokio::spawn(longpoll_subscriber(
+            http.clone(),
+            a.url.clone(),
+            a.token.clone(),
+            ready_tx.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    for _ in 0..a.ws + a.longpoll {
+        ready_rx.recv().await.expect("subscriber ready");
+    }
+    println!(
+        "{} WebSocket + {} long-poll subscribers ready in {:.2} s",
+        a.ws,
+        a.longpoll,
+        t0.elapsed().as_secs_f64()
+    );
+    if a.rate == 0 {
+        // W5: idle subscribers; let the server settle, then read its memory.
+        tokio::time::sleep(Duration::from_secs(a.seconds.max(1))).await;
+        if let (Some(pid), Some(rss0)) = (pid, rss0) {
+            let rss1 = rss_kib(pid);
+            let n = (a.ws + a.longpoll).max(1) as f64;
+            println!(
+                "server RSS {:.1} MiB before, {:.1} MiB with the subscribers: {:.1} KiB each",
+                rss0 as f64 / 1024.0,
+                rss1 as f64 / 1024.0,
+                (rss1.saturating_sub(rss0)) as f64 / n
+            );
+        }
+        let _ = stop_tx.send(Some(Goal {
+            total: 0,
+            deadline: Instant::now(),
+        }));
+        for t in ws_tasks.into_iter().chain(lp_tasks) {
+            let _ = t.await;
+        }
+        return;
+    }
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss0.unwrap_or(0)));
+    let sampler = pid.map(|pid| {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    });
+    let cpu_start = pid.map(cpu_secs);
+    let own_start = cpu_secs(std::process::id());
+    let t_pub = Instant::now();
+    let (published, errors, mut pub_lat) = publish(
+        http.clone(),
+        a.url.clone(),
+        a.token.clone(),
+        a.rate,
+        a.seconds,
+    )
+    .await;
+    let end_of_publish = Instant::now();
+    let publish_wall = t_pub.elapsed().as_secs_f64();
+    let cpu_publish = pid.map(cpu_secs);
+    let own_publish = cpu_secs(std::process::id());
+    let _ = stop_tx.send(Some(Goal {
+        total: published,
+        deadline: end_of_publish + Duration::from_secs(a.drain),
+    }));
+    let mut ws_seen = Vec::new();
+    for t in ws_tasks {
+        ws_seen.push(t.await.expect("ws subscriber"));
+    }
+    let mut lp_seen = Vec::new();
+    for t in lp_tasks {
+        lp_seen.push(t.await.expect("long-poll subscriber"));
+    }
+    let wall = t_pub.elapsed().as_secs_f64();
+    if let Some(s) = sampler {
+        s.abort();
+    }
+    pub_lat.sort_unstable();
+    println!(
+        "load generator CPU (same machine): {:.0}% of one core while publishing",
+        (own_publish - own_start) / publish_wall * 100.0
+    );
+    println!(
+        "published {published} events ({errors} errors) in {publish_wall:.2} s = {:.0}/s; \
+         publish request p50 {:.2} ms, p99 {:.2} ms",
+        published as f64 / publish_wall,
+        pct(&pub_lat, 0.5),
+        pct(&pub_lat, 0.99),
+    );
+    summarise("WebSocket", &ws_seen, published, end_of_publish);
+    summarise("long-poll", &lp_seen, published, end_of_publish);
+    if let (Some(pid), Some(c0), Some(cs), Some(cp), Some(r0)) =
+        (pid, cpu0, cpu_start, cpu_publish, rss0)
+    {
+        let c_end = cpu_secs(pid);
+        println!(
+            "server CPU: {:.0}% of one core while publishing, {:.0}% over the run ({wall:.1} s, \
+             drain included); {:.1} CPU-s since start of the command; RSS {:.1} MiB before, \
+             peak {:.1} MiB, {:.1} MiB after",
+            (cp - cs) / publish_wall * 100.0,
+            (c_end - cs) / wall * 100.0,
+            c_end - c0,
+            r0 as f64 / 1024.0,
+            peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0,
+            rss_kib(pid) as f64 / 1024.0,
+        );
+    }
+}
