@@ -199,6 +199,20 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
+/// The current user if `allowed` says yes: 401 without a valid token, 403 otherwise.
+async fn current_user_if(
+    parts: &mut Parts,
+    state: &AppState,
+    allowed: fn(&StoredUser) -> bool,
+) -> Result<StoredUser, ApiError> {
+    let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+    if allowed(&user) {
+        Ok(user)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 /// A verified active user (`/whoami`); 401 without one, 403 when not verified.
 pub struct VerifiedUser(pub StoredUser);
 
@@ -209,12 +223,9 @@ impl FromRequestParts<AppState> for VerifiedUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
-        if user.is_verified {
-            Ok(Self(user))
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        current_user_if(parts, state, |u| u.is_verified)
+            .await
+            .map(Self)
     }
 }
 
@@ -228,12 +239,9 @@ impl FromRequestParts<AppState> for SuperUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
-        if user.is_superuser {
-            Ok(Self(user))
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        current_user_if(parts, state, |u| u.is_superuser)
+            .await
+            .map(Self)
     }
 }
 
