@@ -117,24 +117,14 @@ impl Store for MongoStore {
         offset: u64,
         limit: Option<u64>,
     ) -> StoreResult<Vec<Node>> {
-        // MongoDB reads `limit: 0` as "no limit".
-        if limit == Some(0) {
-            return Ok(Vec::new());
-        }
-        let mut find = self
-            .nodes
-            .find(filter::to_query(filter)?)
-            .sort(doc! {"_id": 1})
-            .skip(offset);
-        if let Some(limit) = limit {
-            find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        }
-        let docs: Vec<Document> = find
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let docs = find_sorted(
+            &self.nodes,
+            filter::to_query(filter)?,
+            doc! {"_id": 1},
+            offset,
+            limit,
+        )
+        .await?;
         docs.into_iter().map(convert::doc_to_node).collect()
     }
 
@@ -358,21 +348,31 @@ async fn page(
         .count_documents(query.clone())
         .await
         .map_err(backend)?;
-    // MongoDB reads `limit: 0` as "no limit".
-    if limit == 0 {
-        return Ok((Vec::new(), total));
+    let docs = find_sorted(collection, query, doc! {"_id": 1}, offset, Some(limit)).await?;
+    Ok((docs, total))
+}
+
+/// Documents matching `query` in `sort` order, skipping `offset`, at most `limit` (all when
+/// `None`; `Some(0)` is none, where MongoDB would read `limit: 0` as "no limit").
+pub(super) async fn find_sorted(
+    collection: &Collection<Document>,
+    query: Document,
+    sort: Document,
+    offset: u64,
+    limit: Option<u64>,
+) -> StoreResult<Vec<Document>> {
+    if limit == Some(0) {
+        return Ok(Vec::new());
     }
-    let docs = collection
-        .find(query)
-        .sort(doc! {"_id": 1})
-        .skip(offset)
-        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .await
+    let mut find = collection.find(query).sort(sort).skip(offset);
+    if let Some(limit) = limit {
+        find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
+    }
+    find.await
         .map_err(backend)?
         .try_collect()
         .await
-        .map_err(backend)?;
-    Ok((docs, total))
+        .map_err(backend)
 }
 
 /// Emails compare ignoring case, with the collation of the Python server's unique index.

@@ -2,7 +2,6 @@
 //! subscribers (`subscriber_state`), in the documents the Python server writes and reads.
 use bson::oid::ObjectId;
 use bson::{Bson, Document, doc};
-use futures::TryStreamExt;
 use maestro_common::event::EventRecord;
 use maestro_common::{Filter, Timestamp};
 use mongodb::options::ReturnDocument;
@@ -176,24 +175,8 @@ async fn read(
     offset: u64,
     limit: Option<u64>,
 ) -> StoreResult<Vec<StoredEvent>> {
-    // MongoDB reads `limit: 0` as "no limit".
-    if limit == Some(0) {
-        return Ok(Vec::new());
-    }
-    let mut find = store
-        .events
-        .find(query)
-        .sort(doc! {"sequence_id": 1})
-        .skip(offset);
-    if let Some(limit) = limit {
-        find = find.limit(to_i64(limit));
-    }
-    let docs: Vec<Document> = find
-        .await
-        .map_err(backend)?
-        .try_collect()
-        .await
-        .map_err(backend)?;
+    let docs =
+        super::find_sorted(&store.events, query, doc! {"sequence_id": 1}, offset, limit).await?;
     docs.into_iter().map(doc_to_event).collect()
 }
 
