@@ -19,6 +19,18 @@ impl Timestamp {
         Self::from_utc(Utc::now().naive_utc())
     }
 
+    /// The current time, or one millisecond after `previous` when the clock is not past it:
+    /// the `updated` of a new version of a node, strictly later than the version it
+    /// replaces, so that versions are told apart by it (conditional writes rely on that).
+    pub fn next_after(previous: Self) -> Self {
+        let now = Self::now();
+        if now > previous {
+            now
+        } else {
+            Self(previous.0 + Duration::milliseconds(1))
+        }
+    }
+
     /// Wraps a naive UTC time, truncating it to milliseconds.
     pub fn from_utc(t: NaiveDateTime) -> Self {
         let ms = t.nanosecond() / 1_000_000 * 1_000_000;
@@ -257,6 +269,14 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse_iso(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn next_after_is_strictly_later() {
+        let future = Timestamp::now().plus_seconds(3600);
+        assert_eq!(Timestamp::next_after(future).millis(), future.millis() + 1);
+        let past = Timestamp::from_millis(0).unwrap();
+        assert!(Timestamp::next_after(past) > past);
     }
 
     #[test]

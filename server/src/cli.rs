@@ -10,7 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use maestro_common::UserGroupRef;
+use maestro_common::{Filter, FilterValue, UserGroupRef};
 
 use crate::config::Config;
 use crate::nodes::authz::EDIT_ANY_GROUP;
@@ -219,10 +219,11 @@ async fn user_command(
         UserCommand::List => user_list(store, io).await,
         UserCommand::SetPassword(UserName { username }) => {
             let mut user = find_user(store, &username).await?;
+            let before = user.clone();
             let password = (io.password)(&format!("New password for {username}"))?;
             user.hashed_password = hash(password).await?;
             store
-                .update_user(&user)
+                .update_user(&user, &before)
                 .await
                 .context("updating the user")?;
             writeln!(io.out, "changed the password of user '{username}'")?;
@@ -297,6 +298,14 @@ async fn user_add(store: &dyn Store, args: UserAdd, io: &mut Console<'_>) -> any
         username,
         groups: refs,
     };
+    let owner = Filter::eq("owner", FilterValue::Str(user.username.clone()));
+    if store.count_nodes(&owner).await? > 0 {
+        bail!(
+            "user '{}' could not be created: nodes are still owned by that name (of a former \
+             account), and a new account of that name would own them",
+            user.username
+        );
+    }
     match store.insert_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(what)) => {
@@ -362,9 +371,10 @@ async fn set_active(
         writeln!(io.out, "user '{username}' is already {state}")?;
         return Ok(());
     }
+    let before = user.clone();
     user.is_active = active;
     store
-        .update_user(&user)
+        .update_user(&user, &before)
         .await
         .context("updating the user")?;
     writeln!(io.out, "user '{username}' is now {state}")?;
@@ -402,8 +412,10 @@ async fn user_groups(
         }
     }
     if user.groups != before {
+        let mut read = user.clone();
+        read.groups = before;
         store
-            .update_user(&user)
+            .update_user(&user, &read)
             .await
             .context("updating the user")?;
     }
@@ -470,6 +482,10 @@ async fn group_command(
                     Ok(())
                 }
                 GroupDeletion::NotFound => bail!("there is no group named '{name}'"),
+                GroupDeletion::NamedByNodes => bail!(
+                    "group '{name}' is named in the user_groups of some nodes: it stays, so \
+                     that a new group of that name cannot give its members those nodes"
+                ),
                 GroupDeletion::InUse => {
                     let (holders, total) = members(store, &name, 10).await?;
                     let more = if total > holders.len() as u64 {

@@ -24,6 +24,10 @@ pub enum ApiError {
     /// 409: a unique key is taken.
     #[error("{0}")]
     Conflict(String),
+    /// 409: the record was changed by another request while this one was applied (a
+    /// conditional write lost its race); handlers retry before answering it.
+    #[error("{0} was changed by another request while this one was applied")]
+    Stale(String),
     /// 422: the request does not have the shape of the endpoint's model.
     #[error("validation failed")]
     Unprocessable(Vec<Value>),
@@ -57,6 +61,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => Self::NotFound(format!("Not found: {what}")),
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Stale(what) => Self::Stale(what),
             StoreError::Backend(source) => Self::Internal(source.to_string()),
         }
     }
@@ -70,6 +75,13 @@ impl IntoResponse for ApiError {
             Self::Forbidden => (StatusCode::FORBIDDEN, Value::String("Forbidden".into())),
             Self::NotFound(d) => (StatusCode::NOT_FOUND, Value::String(d)),
             Self::Conflict(d) => (StatusCode::CONFLICT, Value::String(d)),
+            Self::Stale(what) => (
+                StatusCode::CONFLICT,
+                Value::String(format!(
+                    "{what} kept being changed by other requests while this one was applied; \
+                     read it again and retry"
+                )),
+            ),
             Self::Unprocessable(items) => (StatusCode::UNPROCESSABLE_ENTITY, Value::Array(items)),
             Self::Timeout(d) => (StatusCode::GATEWAY_TIMEOUT, Value::String(d)),
             Self::Internal(cause) => {

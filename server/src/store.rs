@@ -26,6 +26,10 @@ pub enum StoreError {
     /// A unique key is taken (an insert of an existing id, a duplicate username, ...).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A conditional write found the record changed since it was read (another request
+    /// wrote it first); nothing was written. The caller re-reads and tries again.
+    #[error("changed concurrently: {0}")]
+    Stale(String),
     /// The database failed; the request may be retried.
     #[error("storage backend error: {0}")]
     Backend(#[source] BoxError),
@@ -39,15 +43,56 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub enum NodeWrite {
     /// Create a node; its `id` must be set and must not exist yet.
     Insert(Node),
-    /// Replace the whole stored node that has this node's `id`; it must exist.
+    /// Replace the whole stored node that has this node's `id`; it must exist. Only for
+    /// writers that own the record outright (tests, migrations): request paths use
+    /// [`NodeWrite::Update`].
     Replace(Node),
+    /// Replace the stored node only while it is still the version the caller read and
+    /// checked: its `updated` and `owner` are still `expected`. Otherwise the whole batch
+    /// fails with [`StoreError::Stale`] (or `NotFound` when the node is gone).
+    Update {
+        /// The new version; its `updated` must differ from `expected.updated` (see
+        /// [`Timestamp::next_after`]), so that every version of a node is told apart.
+        node: Node,
+        /// What identifies the version that was read.
+        expected: NodeVersion,
+    },
+}
+
+/// What identifies one stored version of a node: its `updated` time, unique per version
+/// because every write sets it strictly later than the version it replaces, and its owner,
+/// which a rename changes without touching `updated`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeVersion {
+    /// `updated` of the version read.
+    pub updated: Timestamp,
+    /// `owner` of the version read.
+    pub owner: Option<String>,
+}
+
+impl NodeVersion {
+    /// The version of `node` as read from the store.
+    pub fn of(node: &Node) -> Self {
+        Self {
+            updated: node.updated,
+            owner: node.owner.clone(),
+        }
+    }
 }
 
 impl NodeWrite {
+    /// A conditional replace of `read` (the version that was checked) by `node`.
+    pub fn update(node: Node, read: &Node) -> Self {
+        Self::Update {
+            node,
+            expected: NodeVersion::of(read),
+        }
+    }
+
     /// The node being written.
     pub fn node(&self) -> &Node {
         match self {
-            Self::Insert(n) | Self::Replace(n) => n,
+            Self::Insert(n) | Self::Replace(n) | Self::Update { node: n, .. } => n,
         }
     }
 }
@@ -108,6 +153,8 @@ pub enum GroupDeletion {
     NotFound,
     /// Some user holds the group; nothing was deleted.
     InUse,
+    /// Some node names the group in `user_groups`; nothing was deleted.
+    NamedByNodes,
 }
 
 /// The stored position of a durable subscriber (`subscriber_state`).
@@ -200,9 +247,11 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a user; `Conflict` if the username or (case-insensitively) the email is taken.
     async fn insert_user(&self, user: &StoredUser) -> StoreResult<()>;
 
-    /// Replaces a stored user by id; `NotFound` if missing, `Conflict` on a taken
-    /// username or email.
-    async fn update_user(&self, user: &StoredUser) -> StoreResult<()>;
+    /// Replaces the stored user `expected` (the record as the caller read it) by `user`;
+    /// `NotFound` if missing, `Stale` if the stored record is no longer `expected`,
+    /// `Conflict` on a taken username or email. A changed username carries the account's
+    /// nodes with it: every node owned by the old name is owned by the new one afterwards.
+    async fn update_user(&self, user: &StoredUser, expected: &StoredUser) -> StoreResult<()>;
 
     /// The user with this id.
     async fn find_user_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<StoredUser>>;
@@ -241,7 +290,7 @@ pub trait Store: Send + Sync + 'static {
         limit: u64,
     ) -> StoreResult<(Vec<UserGroup>, u64)>;
 
-    /// Deletes a group unless a user holds it (matched by name), atomically with respect to
-    /// other writes of the store.
+    /// Deletes a group unless a user holds it or a node names it in `user_groups` (matched
+    /// by name), atomically with respect to other writes of the store.
     async fn delete_group_if_unused(&self, id: &ObjectIdHex) -> StoreResult<GroupDeletion>;
 }

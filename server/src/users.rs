@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use axum::body::Bytes;
-use maestro_common::UserGroupRef;
+use maestro_common::node::ObjectIdHex;
+use maestro_common::{Filter, FilterValue, UserGroupRef};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -83,8 +84,9 @@ async fn upgrade_hash(store: &dyn Store, user: &StoredUser, password: &str) -> A
     // is replaced, so a concurrent password change or other edit is not overwritten.
     match store.find_user_by_id(&user.id).await? {
         Some(mut fresh) if fresh.hashed_password == user.hashed_password => {
+            let before = fresh.clone();
             fresh.hashed_password = new_hash;
-            store.update_user(&fresh).await?;
+            store.update_user(&fresh, &before).await?;
             Ok(())
         }
         _ => Ok(()),
@@ -211,12 +213,35 @@ fn email_taken() -> ApiError {
     ApiError::BadRequest("UPDATE_USER_EMAIL_ALREADY_EXISTS".into())
 }
 
-/// Sets `user.username` to `name`; 400 when another user has it.
+/// How many times an account update that lost a race is applied again to a fresh read of
+/// the record before the caller gets 409.
+const STALE_RETRIES: usize = 8;
+
+/// 400 unless `name` is free for a new or renamed account: no user has it, and no node is
+/// owned by it. Nodes are owned by username, so a name that still owns nodes (of a deleted
+/// account, say) would hand them to whoever took it.
+pub async fn check_username_free(store: &dyn Store, name: &str) -> ApiResult<()> {
+    if store.find_user_by_username(name).await?.is_some() {
+        return Err(username_taken(name));
+    }
+    check_name_owns_no_nodes(store, name).await
+}
+
+/// 400 when nodes are owned by `name` (and so no new account may take it).
+pub async fn check_name_owns_no_nodes(store: &dyn Store, name: &str) -> ApiResult<()> {
+    let owner = Filter::eq("owner", FilterValue::Str(name.to_owned()));
+    if store.count_nodes(&owner).await? > 0 {
+        return Err(ApiError::BadRequest(format!(
+            "Username {name} owns nodes of a former account and cannot be taken"
+        )));
+    }
+    Ok(())
+}
+
+/// Sets `user.username` to `name`; 400 when the name is not free.
 async fn set_username(store: &dyn Store, user: &mut StoredUser, name: &str) -> ApiResult<()> {
     if name != user.username {
-        if store.find_user_by_username(name).await?.is_some() {
-            return Err(username_taken(name));
-        }
+        check_username_free(store, name).await?;
         user.username = name.to_owned();
     }
     Ok(())
@@ -239,20 +264,106 @@ async fn set_email(store: &dyn Store, user: &mut StoredUser, email: &str) -> Api
     Ok(true)
 }
 
-/// Stores `user`; a unique-key race lost after the checks is answered as the check would.
-async fn save(store: &dyn Store, user: &StoredUser) -> ApiResult<()> {
-    match store.update_user(user).await {
-        Ok(()) => Ok(()),
+/// Stores `user` over `read`, the record it was made from. `Ok(false)` when the record
+/// changed since it was read (nothing was written); a unique-key race lost after the checks
+/// is answered as the check would.
+async fn save(store: &dyn Store, user: &StoredUser, read: &StoredUser) -> ApiResult<bool> {
+    match store.update_user(user, read).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Stale(_)) => Ok(false),
         Err(StoreError::Conflict(_)) => match store.find_user_by_username(&user.username).await? {
             Some(other) if other.id != user.id => Err(username_taken(&user.username)),
             _ => Err(email_taken()),
         },
-        Err(StoreError::NotFound(_)) => Err(ApiError::NotFound(format!(
-            "User not found with id: {}",
-            user.id
-        ))),
+        Err(StoreError::NotFound(_)) => Err(user_not_found(&user.id)),
         Err(e) => Err(e.into()),
     }
+}
+
+fn user_not_found(id: &ObjectIdHex) -> ApiError {
+    ApiError::NotFound(format!("User not found with id: {id}"))
+}
+
+/// Who is updating an account: its user (through `/user/me`) or a superuser.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Updater {
+    Own,
+    Admin,
+}
+
+/// Applies `update` to `user`, checking it against the record as it is now. `hashed` is the
+/// new password, already hashed.
+async fn apply_update(
+    store: &dyn Store,
+    user: &mut StoredUser,
+    update: &UserUpdate,
+    hashed: Option<&str>,
+    by: Updater,
+) -> ApiResult<()> {
+    if let Some(name) = &update.username {
+        set_username(store, user, name).await?;
+    }
+    if by == Updater::Admin
+        && let Some(names) = &update.groups
+    {
+        user.groups = resolve_groups(store, names).await?;
+    }
+    if let Some(email) = &update.email {
+        let changed = set_email(store, user, email).await?;
+        // Diverges from the Python server on purpose (quirk 19): a user's own email change
+        // there sets `is_verified=false`, and as no verification route exists the user is
+        // then locked out of login and /whoami. We keep `is_verified` for them; an admin's
+        // change unverifies unless `is_verified` is sent too.
+        if changed && by == Updater::Admin {
+            user.is_verified = false;
+        }
+    }
+    if by == Updater::Admin {
+        if let Some(v) = update.is_active {
+            user.is_active = v;
+        }
+        if let Some(v) = update.is_superuser {
+            user.is_superuser = v;
+        }
+        if let Some(v) = update.is_verified {
+            user.is_verified = v;
+        }
+    }
+    if let Some(h) = hashed {
+        user.hashed_password = h.to_owned();
+    }
+    Ok(())
+}
+
+/// Applies `update` to `read` and stores the result conditionally on `read`; when another
+/// request changed the record meanwhile, re-reads it and applies `update` again (its checks
+/// then run against the record that is written over), at most [`STALE_RETRIES`] times.
+async fn update_with_retries(
+    store: &dyn Store,
+    mut read: StoredUser,
+    update: UserUpdate,
+    by: Updater,
+) -> ApiResult<StoredUser> {
+    // Hashed once, outside the retries: it is the costly part.
+    let hashed = match &update.password {
+        Some(password) => Some(hash_password_blocking(password.clone()).await?),
+        None => None,
+    };
+    for _ in 0..=STALE_RETRIES {
+        let mut user = read.clone();
+        apply_update(store, &mut user, &update, hashed.as_deref(), by).await?;
+        if save(store, &user, &read).await? {
+            return Ok(user);
+        }
+        read = store
+            .find_user_by_id(&read.id)
+            .await?
+            .ok_or_else(|| user_not_found(&read.id))?;
+    }
+    Err(ApiError::Conflict(format!(
+        "user {} kept changing while this update was applied; retry",
+        read.id
+    )))
 }
 
 /// `PATCH /user/me`: the caller's own update. Groups cannot be set, and `is_active`,
@@ -267,21 +378,7 @@ pub async fn update_own_account(
             "User groups can only be updated by an admin user".into(),
         ));
     }
-    let mut user = me;
-    if let Some(name) = &update.username {
-        set_username(store, &mut user, name).await?;
-    }
-    if let Some(email) = &update.email {
-        // Diverges from the Python server on purpose (quirk 19): a changed email there sets
-        // `is_verified=false`, and as no verification route exists the user is then locked
-        // out of login and /whoami. We keep `is_verified` as it was.
-        set_email(store, &mut user, email).await?;
-    }
-    if let Some(password) = update.password {
-        user.hashed_password = hash_password_blocking(password).await?;
-    }
-    save(store, &user).await?;
-    Ok(user)
+    update_with_retries(store, me, update, Updater::Own).await
 }
 
 /// `PATCH /user/{id}` by a superuser: every field applies. `groups` replaces the user's
@@ -292,30 +389,5 @@ pub async fn update_account_as_admin(
     target: StoredUser,
     update: UserUpdate,
 ) -> ApiResult<StoredUser> {
-    let mut user = target;
-    if let Some(name) = &update.username {
-        set_username(store, &mut user, name).await?;
-    }
-    if let Some(names) = &update.groups {
-        user.groups = resolve_groups(store, names).await?;
-    }
-    if let Some(email) = &update.email
-        && set_email(store, &mut user, email).await?
-    {
-        user.is_verified = false;
-    }
-    if let Some(v) = update.is_active {
-        user.is_active = v;
-    }
-    if let Some(v) = update.is_superuser {
-        user.is_superuser = v;
-    }
-    if let Some(v) = update.is_verified {
-        user.is_verified = v;
-    }
-    if let Some(password) = update.password {
-        user.hashed_password = hash_password_blocking(password).await?;
-    }
-    save(store, &user).await?;
-    Ok(user)
+    update_with_retries(store, target, update, Updater::Admin).await
 }

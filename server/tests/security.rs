@@ -17,6 +17,10 @@
 //! * `escalation`: `PATCH /user/me` cannot raise privileges; a node's `owner` and
 //!   `user_groups` cannot be changed by PUT/PATCH.
 //! * `secrets`: no password, hash or token reaches a response body or a log line.
+//! * `races`: concurrent writers of one node or account lose no acknowledged change, and
+//!   no stored state transition is one the state machine forbids.
+//! * `ownership`: nodes follow their account through renames; names and groups that
+//!   nodes still carry cannot be taken over.
 
 // Helpers outside #[test] fns panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -26,6 +30,10 @@
 mod escalation;
 #[path = "security/node_rights.rs"]
 mod node_rights;
+#[path = "security/ownership.rs"]
+mod ownership;
+#[path = "security/races.rs"]
+mod races;
 #[path = "security/secrets.rs"]
 mod secrets;
 #[path = "security/support.rs"]
@@ -80,7 +88,7 @@ macro_rules! security_suite {
             use maestro_server::store::sqlite::SqliteStore;
 
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let dir = tempfile::TempDir::new().expect("create a temporary directory");
                     let store = SqliteStore::open(&dir.path().join("data"))
@@ -97,7 +105,7 @@ macro_rules! security_suite {
             use futures::FutureExt as _;
 
             $(
-                #[tokio::test]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let Some(store) = crate::mongodb_store(stringify!($case)).await else {
                         return;
@@ -125,4 +133,10 @@ security_suite! {
     escalation::patch_me_cannot_raise_privileges,
     escalation::node_owner_and_user_groups_cannot_be_changed,
     secrets::no_secret_reaches_a_response_or_the_log,
+    races::concurrent_patches_of_one_node_lose_nothing,
+    races::a_finished_node_never_goes_back,
+    races::concurrent_account_updates_lose_nothing,
+    ownership::a_renamed_user_keeps_their_nodes_and_the_old_name_gets_none,
+    ownership::a_name_that_owns_nodes_cannot_be_taken,
+    ownership::a_group_named_by_nodes_cannot_be_deleted,
 }

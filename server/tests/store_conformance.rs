@@ -23,6 +23,8 @@ mod times;
 mod types;
 #[path = "store_conformance/users.rs"]
 mod users;
+#[path = "store_conformance/versions.rs"]
+mod versions;
 
 use std::any::Any;
 
@@ -147,6 +149,10 @@ conformance_suite! {
     events::events_after_pages_in_sequence_order,
     events::find_events_filters,
     events::durable_subscribers,
+    versions::conditional_update_applies_only_to_the_version_read,
+    versions::a_rename_carries_the_accounts_nodes,
+    versions::a_user_update_applies_only_to_the_record_read,
+    versions::a_group_that_nodes_name_is_not_deleted,
 }
 
 /// A SQLite store that can be closed and opened again on the same directory.

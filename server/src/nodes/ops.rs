@@ -11,6 +11,34 @@ use crate::events::NewEvent;
 use crate::extract::{from_body, json_body};
 use crate::store::{NodeWrite, Store, StoredUser};
 
+/// How many times a node write that lost a race (the node changed between its read and its
+/// conditional write) is run again, from a fresh read, before the client gets 409.
+const STALE_RETRIES: u32 = 16;
+
+/// Runs `attempt` (a whole read-check-write) until it does not lose a race, at most
+/// [`STALE_RETRIES`] more times, pausing a random moment between runs so that contending
+/// writers spread out.
+async fn retry_stale<T, F, Fut>(mut attempt: F) -> ApiResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<T>>,
+{
+    let mut round = 0;
+    loop {
+        match attempt().await {
+            Err(ApiError::Stale(what)) if round < STALE_RETRIES => {
+                tracing::debug!(%what, round, "conditional node write lost a race; retrying");
+                let cap_ms = (1u64 << round.min(5)).min(20);
+                let pause =
+                    std::time::Duration::from_micros(rand::random::<u64>() % (cap_ms * 1000));
+                tokio::time::sleep(pause).await;
+                round += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A fresh ObjectId, as MongoDB would assign it.
 pub fn new_id() -> ObjectIdHex {
     // bson's ObjectId is always 24 lowercase hex characters.
@@ -207,6 +235,17 @@ pub async fn replace(
     body: &[u8],
     publish: bool,
 ) -> ApiResult<Updated> {
+    retry_stale(|| replace_once(store, user, raw_id, body, publish)).await
+}
+
+/// One read-check-write of [`replace`]; `Stale` when the node changed meanwhile.
+async fn replace_once(
+    store: &dyn Store,
+    user: &StoredUser,
+    raw_id: &str,
+    body: &[u8],
+    publish: bool,
+) -> ApiResult<Updated> {
     // Rights come before the body, as in the Python server (401/404 before 422).
     let stored = load_editable(store, user, raw_id).await?;
     let body = json_body(body)?;
@@ -224,10 +263,10 @@ pub async fn replace(
         node.processed_by_kcidb_bridge,
     );
     check_not_own_parent(&node)?;
-    node.updated = Timestamp::now();
+    node.updated = Timestamp::next_after(stored.updated);
     store
         .write_nodes_with_event(
-            vec![NodeWrite::Replace(node.clone())],
+            vec![NodeWrite::update(node.clone(), &stored)],
             publish.then(|| node_event(&node, Some(&stored), false)),
         )
         .await?;
@@ -239,6 +278,18 @@ pub async fn replace(
 
 /// `PATCH /node/{id}`: sets the fields present in the body, each replacing the whole value.
 pub async fn patch(
+    store: &dyn Store,
+    user: &StoredUser,
+    raw_id: &str,
+    body: &[u8],
+    publish: bool,
+) -> ApiResult<Updated> {
+    retry_stale(|| patch_once(store, user, raw_id, body, publish)).await
+}
+
+/// One read-check-write of [`patch`]: the fields are applied to, and the transition checked
+/// against, the version that the conditional write replaces.
+async fn patch_once(
     store: &dyn Store,
     user: &StoredUser,
     raw_id: &str,
@@ -330,10 +381,10 @@ pub async fn patch(
     if kcidb_given.is_none() {
         node.processed_by_kcidb_bridge = false;
     }
-    node.updated = Timestamp::now();
+    node.updated = Timestamp::next_after(stored.updated);
     store
         .write_nodes_with_event(
-            vec![NodeWrite::Replace(node.clone())],
+            vec![NodeWrite::update(node.clone(), &stored)],
             publish.then(|| node_event(&node, Some(&stored), false)),
         )
         .await?;
@@ -358,12 +409,24 @@ pub async fn put_hierarchy(
     raw_id: &str,
     body: &[u8],
 ) -> ApiResult<HierarchyWritten> {
+    retry_stale(|| put_hierarchy_once(store, user, raw_id, body)).await
+}
+
+/// One read-check-write of [`put_hierarchy`]: the root and every existing child are
+/// replaced only while they are the versions whose rights were checked.
+async fn put_hierarchy_once(
+    store: &dyn Store,
+    user: &StoredUser,
+    raw_id: &str,
+    body: &[u8],
+) -> ApiResult<HierarchyWritten> {
     // Rights come before the body, as in the Python server (401/404 before 422).
     let root = load_editable(store, user, raw_id).await?;
     let hierarchy: Hierarchy = from_body(json_body(body)?, &["body"])?;
     let now = Timestamp::now();
     let mut writes = Vec::new();
     let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];
+    let mut written = std::collections::HashSet::new();
     while let Some((level, parent_id, is_root)) = stack.pop() {
         let Hierarchy {
             mut node,
@@ -395,9 +458,9 @@ pub async fn put_hierarchy(
             Some(_) if is_root => {
                 node.owner = root.owner.clone();
                 node.user_groups = root.user_groups.clone();
-                node.updated = now;
+                node.updated = now.max(Timestamp::next_after(root.updated));
                 check_not_own_parent(&node)?;
-                NodeWrite::Replace(node)
+                NodeWrite::update(node, &root)
             }
             Some(id) => {
                 // Unlike the Python server (quirk 21), existing children need edit rights too.
@@ -407,11 +470,11 @@ pub async fn put_hierarchy(
                 if !may_edit(user, &existing) {
                     return Err(ApiError::not_node_editor());
                 }
-                node.owner = existing.owner;
-                node.user_groups = existing.user_groups;
+                node.owner = existing.owner.clone();
+                node.user_groups = existing.user_groups.clone();
                 check_not_own_parent(&node)?;
-                node.updated = now;
-                NodeWrite::Replace(node)
+                node.updated = now.max(Timestamp::next_after(existing.updated));
+                NodeWrite::update(node, &existing)
             }
             None => {
                 node.id = Some(new_id());
@@ -419,6 +482,13 @@ pub async fn put_hierarchy(
             }
         };
         let this_id = write.node().id.clone();
+        if let Some(id) = &this_id
+            && !written.insert(id.clone())
+        {
+            return Err(ApiError::BadRequest(format!(
+                "Node {id} appears more than once in the hierarchy"
+            )));
+        }
         writes.push(write);
         // Reverse so that popping visits children in order (depth-first pre-order).
         for child in child_nodes.into_iter().rev() {
@@ -436,8 +506,13 @@ pub async fn put_hierarchy(
 }
 
 /// `PUT /batch/nodeset`: sets `processed_by_kcidb_bridge` on the listed nodes the caller
-/// may edit (others are skipped). Everything is checked before anything is written.
+/// may edit (others are skipped). Everything is checked before anything is written, and
+/// written only while every node is still the version checked.
 pub async fn batch_set(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<u64> {
+    retry_stale(|| batch_set_once(store, user, body.clone())).await
+}
+
+async fn batch_set_once(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<u64> {
     #[derive(serde::Deserialize)]
     struct NodeSet {
         nodes: Vec<String>,
@@ -459,16 +534,22 @@ pub async fn batch_set(store: &dyn Store, user: &StoredUser, body: Value) -> Api
     };
     let now = Timestamp::now();
     let mut writes = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for raw in &req.nodes {
         let id = parse_id(raw)?;
+        if !seen.insert(id.clone()) {
+            // Listed twice: flagged once.
+            continue;
+        }
         let mut node = store
             .get_node(&id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("Node not found with id: {id}")))?;
         if may_edit(user, &node) {
+            let read = node.clone();
             node.processed_by_kcidb_bridge = value;
-            node.updated = now;
-            writes.push(NodeWrite::Replace(node));
+            node.updated = now.max(Timestamp::next_after(read.updated));
+            writes.push(NodeWrite::update(node, &read));
         }
     }
     let count = writes.len() as u64;

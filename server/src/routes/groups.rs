@@ -132,5 +132,10 @@ async fn delete_group(
             "User group is assigned to users and cannot be deleted. Remove it from users first."
                 .into(),
         )),
+        // Its name would be free again, and a new group of that name would give its
+        // members edit rights on these nodes.
+        GroupDeletion::NamedByNodes => Err(ApiError::Conflict(
+            "User group is named in the user_groups of nodes and cannot be deleted.".into(),
+        )),
     }
 }

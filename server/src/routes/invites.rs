@@ -228,6 +228,7 @@ fn check_resend(existing: &StoredUser, req: &InviteRequest) -> ApiResult<()> {
 /// Creates the invited user: active, unverified, with a random password nobody knows.
 async fn create_invited_user(state: &AppState, req: &InviteRequest) -> ApiResult<StoredUser> {
     let groups = resolve_groups(&*state.store, &req.groups).await?;
+    crate::users::check_name_owns_no_nodes(&*state.store, &req.username).await?;
     let password = random_password();
     let hashed_password = hash_password_blocking(password).await?;
     let user = StoredUser {
@@ -340,9 +341,12 @@ async fn accept_invite(State(state): State<AppState>, body: Bytes) -> ApiResult<
     if user.is_verified {
         return Err(ApiError::BadRequest("Invite already accepted".into()));
     }
+    let before = user.clone();
     user.hashed_password = hash_password_blocking(password).await?;
     user.is_verified = true;
-    state.store.update_user(&user).await?;
+    // Conditional on the unverified record read above: of two concurrent accepts of one
+    // invite, one wins and the other gets 409.
+    state.store.update_user(&user, &before).await?;
 
     let body = format!(
         "Hello {},\n\nYour KernelCI API account is ready: you can now log in as \
@@ -435,8 +439,10 @@ async fn reset_password(State(state): State<AppState>, body: Bytes) -> ApiResult
         .verify_claims(&token, Some(RESET_AUDIENCE))
         .ok_or_else(bad_token)?;
     let mut user = reset_target(&state, &claims).await?.ok_or_else(bad_token)?;
+    let before = user.clone();
     user.hashed_password = hash_password_blocking(password).await?;
-    state.store.update_user(&user).await?;
+    // Conditional: a reset token is good for the one hash it was issued against.
+    state.store.update_user(&user, &before).await?;
     let body = format!(
         "Hello {},\n\nThe password of your KernelCI API account was reset.\n\n\
          Thanks,\nKernelCI SysAdmin\n",

@@ -281,8 +281,9 @@ async fn update_password(State(state): State<AppState>, body: Bytes) -> ApiResul
     let Some(mut user) = user.filter(|u| u.is_active) else {
         return Err(bad_credentials());
     };
+    let before = user.clone();
     user.hashed_password = hash_password_blocking(new_password).await?;
-    state.store.update_user(&user).await?;
+    state.store.update_user(&user, &before).await?;
     Ok(Json(Value::Null))
 }
 

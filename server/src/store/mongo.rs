@@ -186,15 +186,31 @@ impl Store for MongoStore {
         Ok(())
     }
 
-    async fn update_user(&self, user: &StoredUser) -> StoreResult<()> {
+    async fn update_user(&self, user: &StoredUser, expected: &StoredUser) -> StoreResult<()> {
         let doc = convert::user_to_doc(user)?;
         let result = self
             .users
-            .replace_one(doc! {"_id": convert::oid(&user.id)?}, doc)
+            .replace_one(convert::user_version_filter(expected)?, doc)
             .await
             .map_err(|e| user_conflict(e, user))?;
         if result.matched_count == 0 {
-            return Err(StoreError::NotFound(format!("user {}", user.id)));
+            return Err(if self.find_user_by_id(&user.id).await?.is_some() {
+                StoreError::Stale(format!("user {}", user.id))
+            } else {
+                StoreError::NotFound(format!("user {}", user.id))
+            });
+        }
+        if user.username != expected.username {
+            // After the rename, not in its transaction: a failure here leaves the nodes with
+            // the old name, which no other account can then take (names that own nodes are
+            // refused), and the error tells the caller to retry.
+            self.nodes
+                .update_many(
+                    doc! {"owner": &expected.username},
+                    doc! {"$set": {"owner": &user.username}},
+                )
+                .await
+                .map_err(backend)?;
         }
         Ok(())
     }
@@ -323,6 +339,15 @@ impl Store for MongoStore {
             .map_err(backend)?;
         if holders > 0 {
             return Ok(GroupDeletion::InUse);
+        }
+        let naming_nodes = self
+            .nodes
+            .count_documents(doc! {"user_groups": &group.name})
+            .limit(1)
+            .await
+            .map_err(backend)?;
+        if naming_nodes > 0 {
+            return Ok(GroupDeletion::NamedByNodes);
         }
         let result = self
             .groups

@@ -182,13 +182,7 @@ fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
                 })?;
         }
         NodeWrite::Replace(node) => {
-            let sets = NODE_COLUMNS
-                .split(", ")
-                .skip(1)
-                .map(|c| format!("{c} = ?"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("UPDATE node SET {sets} WHERE id = ?");
+            let sql = format!("UPDATE node SET {} WHERE id = ?", replace_sets());
             let mut values = values;
             let id = values.remove(0);
             values.push(id);
@@ -200,8 +194,62 @@ fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
                 return Err(StoreError::NotFound(format!("node {}", node.id_str())));
             }
         }
+        NodeWrite::Update { node, expected } => {
+            // Compare-and-set: the row is replaced only while it is the version read.
+            let sql = format!(
+                "UPDATE node SET {} WHERE id = ? AND updated = ? AND owner IS ?",
+                replace_sets()
+            );
+            let mut values = values;
+            let id = values.remove(0);
+            values.push(id);
+            values.push(rusqlite::types::Value::Integer(expected.updated.millis()));
+            values.push(
+                expected
+                    .owner
+                    .clone()
+                    .map_or(rusqlite::types::Value::Null, rusqlite::types::Value::Text),
+            );
+            let changed = tx
+                .prepare_cached(&sql)
+                .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
+                .map_err(backend)?;
+            if changed == 0 {
+                let exists: bool = tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM node WHERE id = ?)")
+                    .and_then(|mut stmt| stmt.query_row([node.id_str()], |r| r.get(0)))
+                    .map_err(backend)?;
+                return Err(if exists {
+                    StoreError::Stale(format!("node {}", node.id_str()))
+                } else {
+                    StoreError::NotFound(format!("node {}", node.id_str()))
+                });
+            }
+        }
     }
     Ok(())
+}
+
+/// Gives every node owned by `from` to `to` (a rename): the `owner` column and the
+/// document. `updated` is kept; conditional writes also compare the owner, so a write
+/// prepared before the rename fails as stale instead of restoring the old owner.
+fn transfer_ownership(tx: &Connection, from: &str, to: &str) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE node SET owner = ?2, doc = json_set(doc, '$.owner', ?2) WHERE owner = ?1",
+        params![from, to],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// `col = ?, ...` for every node column but `id`, in [`NODE_COLUMNS`] order.
+fn replace_sets() -> String {
+    NODE_COLUMNS
+        .split(", ")
+        .skip(1)
+        .map(|c| format!("{c} = ?"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The user record as kept in the `doc` column.
@@ -392,17 +440,30 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn update_user(&self, user: &StoredUser) -> StoreResult<()> {
+    async fn update_user(&self, user: &StoredUser, expected: &StoredUser) -> StoreResult<()> {
         let u = user.clone();
+        let expected = expected.clone();
         self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE user SET username = ?, email = ?, doc = ? WHERE id = ?",
-                    params![u.username, u.email, user_doc(&u)?, u.id.as_str()],
-                )
-                .map_err(|e| user_conflict(e, &u))?;
-            if n == 0 {
+            // Compare-and-set on the whole record, in the writer's transaction.
+            let stored: Option<String> = tx
+                .query_row("SELECT doc FROM user WHERE id = ?", [u.id.as_str()], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(backend)?;
+            let Some(stored) = stored else {
                 return Err(StoreError::NotFound(format!("user {}", u.id)));
+            };
+            if user_from_row(u.id.as_str(), &stored)? != expected {
+                return Err(StoreError::Stale(format!("user {}", u.id)));
+            }
+            tx.execute(
+                "UPDATE user SET username = ?, email = ?, doc = ? WHERE id = ?",
+                params![u.username, u.email, user_doc(&u)?, u.id.as_str()],
+            )
+            .map_err(|e| user_conflict(e, &u))?;
+            if u.username != expected.username {
+                transfer_ownership(tx, &expected.username, &u.username)?;
             }
             Ok(())
         })
@@ -578,6 +639,22 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             if in_use {
                 return Ok(GroupDeletion::InUse);
+            }
+            // A scan of every node's `user_groups`: group deletion is rare, and a group
+            // name that nodes still carry must not be freed for a new group (its members
+            // would gain edit rights on those nodes).
+            // `instr` skips, without parsing, the documents that do not mention the name.
+            let quoted = serde_json::to_string(&name).map_err(backend)?;
+            let named: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM node WHERE instr(doc, ?2) > 0 AND EXISTS \
+                     (SELECT 1 FROM json_each(node.doc, '$.user_groups') g WHERE g.value = ?1))",
+                    params![name, quoted],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if named {
+                return Ok(GroupDeletion::NamedByNodes);
             }
             tx.execute("DELETE FROM usergroup WHERE id = ?", [&id])
                 .map_err(backend)?;

@@ -111,7 +111,13 @@ pub async fn update_user(store: &dyn Store) {
         id: new_id().to_string(),
         name: "team-a".into(),
     }];
-    store.update_user(&changed).await.expect("update alice");
+    store
+        .update_user(
+            &changed,
+            &store.find_user_by_id(&changed.id).await.unwrap().unwrap(),
+        )
+        .await
+        .expect("update alice");
     assert_eq!(
         store.find_user_by_id(&alice.id).await.unwrap(),
         Some(changed.clone())
@@ -121,27 +127,51 @@ pub async fn update_user(store: &dyn Store) {
     let mut recased = changed.clone();
     recased.email = "Alice@KernelCI.org".to_owned();
     store
-        .update_user(&recased)
+        .update_user(&recased, &changed)
         .await
         .expect("a user does not conflict with itself");
     assert_eq!(by_name(store, "alice").await, Some(recased.clone()));
 
     let mut renamed = recased.clone();
     renamed.username = "alice2".to_owned();
-    store.update_user(&renamed).await.expect("rename alice");
+    store
+        .update_user(
+            &renamed,
+            &store.find_user_by_id(&renamed.id).await.unwrap().unwrap(),
+        )
+        .await
+        .expect("rename alice");
     assert_eq!(by_name(store, "alice").await, None);
     assert_eq!(by_name(store, "alice2").await, Some(renamed.clone()));
 
     let mut taken_name = renamed.clone();
     taken_name.username = "bob".to_owned();
     assert_conflict(
-        store.update_user(&taken_name).await,
+        store
+            .update_user(
+                &taken_name,
+                &store
+                    .find_user_by_id(&taken_name.id)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            )
+            .await,
         "update to a taken username",
     );
     let mut taken_email = renamed.clone();
     taken_email.email = "BOB@example.org".to_owned();
     assert_conflict(
-        store.update_user(&taken_email).await,
+        store
+            .update_user(
+                &taken_email,
+                &store
+                    .find_user_by_id(&taken_email.id)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            )
+            .await,
         "update to a taken email",
     );
     assert_eq!(
@@ -151,7 +181,10 @@ pub async fn update_user(store: &dyn Store) {
     assert_eq!(by_name(store, "bob").await, Some(bob));
 
     let ghost = user("ghost", "ghost@example.org");
-    assert_not_found(store.update_user(&ghost).await, "update of a missing user");
+    assert_not_found(
+        store.update_user(&ghost, &ghost).await,
+        "update of a missing user",
+    );
     assert_eq!(by_name(store, "ghost").await, None);
 }
 
@@ -316,7 +349,13 @@ pub async fn groups_listing_and_deletion_when_unused(store: &dyn Store) {
         GroupDeletion::NotFound
     );
     member.groups.clear();
-    store.update_user(&member).await.unwrap();
+    store
+        .update_user(
+            &member,
+            &store.find_user_by_id(&member.id).await.unwrap().unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         store.delete_group_if_unused(&groups[1].id).await.unwrap(),
         GroupDeletion::Deleted

@@ -1,7 +1,7 @@
 //! Conversion between API types and the BSON documents the Python KernelCI server stores
 //! (`node`, `user` and `usergroup` collections), in both directions.
 use bson::oid::ObjectId;
-use bson::{Bson, DateTime, Document};
+use bson::{Bson, DateTime, Document, doc};
 use maestro_common::node::ObjectIdHex;
 use maestro_common::{Node, Timestamp, UserGroupRef};
 use serde_json::{Map, Number, Value};
@@ -138,6 +138,32 @@ pub(crate) fn bson_to_json(value: Bson) -> Value {
 }
 
 /// The stored form of a user; group ids that are ObjectIds are stored as such.
+/// A filter that matches the user record only while it is still `expected`: every field,
+/// and exactly its groups by name (entries may carry other fields when the Python server
+/// wrote them).
+pub(crate) fn user_version_filter(expected: &StoredUser) -> StoreResult<Document> {
+    let mut filter = doc! {
+        "_id": oid(&expected.id)?,
+        "email": &expected.email,
+        "hashed_password": &expected.hashed_password,
+        "is_active": expected.is_active,
+        "is_superuser": expected.is_superuser,
+        "is_verified": expected.is_verified,
+        "username": &expected.username,
+    };
+    let names: Vec<&str> = expected.groups.iter().map(|g| g.name.as_str()).collect();
+    // No element past the last: at most as many groups as read (and none, or no field).
+    filter.insert(format!("groups.{}", names.len()), doc! {"$exists": false});
+    if !names.is_empty() {
+        // Names are unique in a record, so all of them and no more is exactly them. One
+        // equality per name rather than `$all`, which not every MongoDB-wire server
+        // evaluates through arrays of documents.
+        let each: Vec<Document> = names.iter().map(|n| doc! {"groups.name": *n}).collect();
+        filter.insert("$and", each);
+    }
+    Ok(filter)
+}
+
 pub(crate) fn user_to_doc(user: &StoredUser) -> StoreResult<Document> {
     let groups: Vec<Bson> = user
         .groups

@@ -453,26 +453,34 @@ async fn users_and_groups() {
         name: group.name.clone(),
     }];
     alice.is_verified = true;
-    s.update_user(&alice).await.unwrap();
+    s.update_user(
+        &alice,
+        &s.find_user_by_id(&alice.id).await.unwrap().unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         s.find_user_by_id(&alice.id).await.unwrap(),
         Some(alice.clone())
     );
     assert!(matches!(
-        s.update_user(&user("ghost", "g@x.org")).await,
+        s.update_user(&user("ghost", "g@x.org"), &user("ghost", "g@x.org"))
+            .await,
         Err(StoreError::NotFound(_))
     ));
     let mut bob = user("bob", "bob@example.org");
     s.insert_user(&bob).await.unwrap();
     bob.username = "alice".into();
     assert!(matches!(
-        s.update_user(&bob).await,
+        s.update_user(&bob, &s.find_user_by_id(&bob.id).await.unwrap().unwrap())
+            .await,
         Err(StoreError::Conflict(_))
     ));
     bob.username = "bob".into();
     bob.email = "ALICE@example.org".into();
     assert!(matches!(
-        s.update_user(&bob).await,
+        s.update_user(&bob, &s.find_user_by_id(&bob.id).await.unwrap().unwrap())
+            .await,
         Err(StoreError::Conflict(_))
     ));
 

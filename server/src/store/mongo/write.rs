@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bson::oid::ObjectId;
-use bson::{Document, doc};
+use bson::{Bson, Document, doc};
 use mongodb::ClientSession;
 use mongodb::error::{
     Error as DriverError, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
@@ -31,6 +31,21 @@ struct Prepared {
     insert: bool,
     id: ObjectId,
     doc: Document,
+    /// What the stored document must still match to be replaced: `_id` alone for an
+    /// unconditional replace, plus `updated` and `owner` for a conditional one.
+    filter: Document,
+}
+
+/// The filter a replace of `write` matches on.
+fn replace_filter(id: ObjectId, write: &NodeWrite) -> Document {
+    match write {
+        NodeWrite::Update { expected, .. } => doc! {
+            "_id": id,
+            "updated": convert::date(expected.updated),
+            "owner": expected.owner.as_deref().map_or(Bson::Null, |o| Bson::String(o.to_owned())),
+        },
+        _ => doc! {"_id": id},
+    }
 }
 
 /// Why a transaction attempt stopped.
@@ -53,7 +68,9 @@ impl From<Failure> for StoreError {
 /// What puts the database back as it was before one applied write.
 enum Undo {
     Delete(ObjectId),
-    Restore(ObjectId, Document),
+    /// Put back the previous document, unless another write replaced ours (whose
+    /// `updated` is the middle field) since: that one is newer and is kept.
+    Restore(ObjectId, Bson, Document),
 }
 
 /// Applies every write and stores the event, or does nothing (see
@@ -73,6 +90,7 @@ pub(super) async fn write_nodes(
             Ok(Prepared {
                 insert: matches!(w, NodeWrite::Insert(_)),
                 id,
+                filter: replace_filter(id, w),
                 doc,
             })
         })
@@ -240,12 +258,18 @@ async fn apply_in_session(
         } else {
             let result = store
                 .nodes
-                .replace_one(doc! {"_id": w.id}, &w.doc)
+                .replace_one(w.filter.clone(), &w.doc)
                 .session(&mut *session)
                 .await
                 .map_err(Failure::Driver)?;
             if result.matched_count == 0 {
-                return Err(Failure::Store(not_found(w.id)));
+                let exists = store
+                    .nodes
+                    .count_documents(doc! {"_id": w.id})
+                    .session(&mut *session)
+                    .await
+                    .map_err(Failure::Driver)?;
+                return Err(Failure::Store(missing_or_stale(w.id, exists > 0)));
             }
         }
     }
@@ -275,6 +299,15 @@ fn insert_failure(e: DriverError, id: ObjectId) -> Failure {
 
 fn not_found(id: ObjectId) -> StoreError {
     StoreError::NotFound(format!("node {}", id.to_hex()))
+}
+
+/// Why a replace matched nothing: the node is gone, or it is no longer the version read.
+fn missing_or_stale(id: ObjectId, exists: bool) -> StoreError {
+    if exists {
+        StoreError::Stale(format!("node {}", id.to_hex()))
+    } else {
+        not_found(id)
+    }
 }
 
 /// The fallback without transactions: writes in order, then the event with the next number,
@@ -332,32 +365,36 @@ async fn apply_undoable(store: &MongoStore, w: &Prepared) -> StoreResult<Undo> {
     }
     let previous = store
         .nodes
-        .find_one(by_id.clone())
+        .find_one(w.filter.clone())
         .await
-        .map_err(backend)?
-        .ok_or_else(|| not_found(w.id))?;
+        .map_err(backend)?;
+    let Some(previous) = previous else {
+        let exists = store.nodes.find_one(by_id).await.map_err(backend)?;
+        return Err(missing_or_stale(w.id, exists.is_some()));
+    };
     let result = store
         .nodes
-        .replace_one(by_id, &w.doc)
+        .replace_one(w.filter.clone(), &w.doc)
         .await
         .map_err(backend)?;
     if result.matched_count == 0 {
-        // Deleted between the read and the replace.
-        return Err(not_found(w.id));
+        // Changed or deleted between the read and the replace.
+        let exists = store.nodes.find_one(by_id).await.map_err(backend)?;
+        return Err(missing_or_stale(w.id, exists.is_some()));
     }
-    Ok(Undo::Restore(w.id, previous))
+    let ours = w.doc.get("updated").cloned().unwrap_or(Bson::Null);
+    Ok(Undo::Restore(w.id, ours, previous))
 }
 
 async fn undo_all(store: &MongoStore, done: Vec<Undo>) {
     for undo in done.into_iter().rev() {
         let (id, result) = match undo {
             Undo::Delete(id) => (id, store.nodes.delete_one(doc! {"_id": id}).await.map(drop)),
-            Undo::Restore(id, previous) => (
+            Undo::Restore(id, ours, previous) => (
                 id,
                 store
                     .nodes
-                    .replace_one(doc! {"_id": id}, previous)
-                    .upsert(true)
+                    .replace_one(doc! {"_id": id, "updated": ours}, previous)
                     .await
                     .map(drop),
             ),
