@@ -1,1 +1,14 @@
-//! Terminal monitor (skeleton until its own issue).
+//! The `maestro` terminal dashboard and live monitor: browse KernelCI results per kernel
+//! revision, watch them arrive live, and edit the nodes you own.
+pub mod action;
+pub mod app;
+pub mod client;
+pub mod compare;
+pub mod config;
+pub mod effect;
+pub mod keymap;
+pub mod model;
+pub mod script;
+pub mod state;
+pub mod stream;
+pub mod ui;
