@@ -6,6 +6,7 @@ pub mod client;
 pub mod compare;
 pub mod config;
 pub mod effect;
+pub mod fixtures;
 pub mod keymap;
 pub mod model;
 pub mod script;

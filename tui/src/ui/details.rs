@@ -28,7 +28,7 @@ fn left(now: Timestamp, t: Timestamp) -> String {
 
 fn field<'a>(theme: Theme, name: &str, value: impl Into<String>) -> Line<'a> {
     Line::from(vec![
-        Span::styled(format!("{name:>12} "), theme.dim()),
+        Span::styled(format!("{name:>8} "), theme.dim()),
         Span::raw(value.into()),
     ])
 }
@@ -46,7 +46,7 @@ fn node_lines<'a>(n: &Node, state: &State, theme: Theme) -> Vec<Line<'a>> {
         field(theme, "state", n.state.as_str()),
         field(theme, "result", n.result.map_or("none", |r| r.as_str())),
         field(theme, "owner", n.owner.clone().unwrap_or_default()),
-        field(theme, "user_groups", n.user_groups.join(", ")),
+        field(theme, "groups", n.user_groups.join(", ")),
         field(theme, "group", n.group.clone().unwrap_or_default()),
         field(
             theme,
@@ -66,8 +66,8 @@ fn node_lines<'a>(n: &Node, state: &State, theme: Theme) -> Vec<Line<'a>> {
             n.holdoff
                 .map_or_else(|| "none".to_owned(), |h| left(now, h)),
         ),
-        field(theme, "retry_counter", n.retry_counter.to_string()),
-        field(theme, "submitter", n.submitter.clone().unwrap_or_default()),
+        field(theme, "retries", n.retry_counter.to_string()),
+        field(theme, "by", n.submitter.clone().unwrap_or_default()),
         field(theme, "treeid", n.treeid.clone().unwrap_or_default()),
         field(theme, "kcidb", n.processed_by_kcidb_bridge.to_string()),
     ];

@@ -30,7 +30,8 @@ pub fn render(
     );
     let block = theme.block(title, focused);
     let inner_width = area.width.saturating_sub(2) as usize;
-    let wide = inner_width >= 70;
+    // Two lines a revision: what it is and how old, then where it is from and its counts,
+    // so that the counts fit in a narrow pane too.
     let rows: Vec<Row<'_>> = state
         .revisions
         .iter()
@@ -43,52 +44,46 @@ pub fn render(
                 .unwrap_or(("?", ""));
             let name = c.describe.clone().unwrap_or_else(|| c.short_commit());
             let status = c.status();
-            let mut summary: Vec<Span<'_>> = match &r.summary {
-                Some(counts) => counts_spans(counts, theme),
-                None => vec![Span::styled("…", theme.dim())],
-            };
+            let ago = age(state.now, c.created);
+            let name_width = inner_width.saturating_sub(ago.chars().count() + 3);
+            let first = Line::from(vec![
+                Span::styled(format!("{} ", status.glyph()), theme.status(status)),
+                Span::raw(format!("{:<name_width$} ", fit(&name, name_width))),
+                Span::styled(ago, theme.dim()),
+            ]);
+            let mut second = vec![Span::styled(
+                format!("  {} ", fit(&format!("{tree}/{branch}"), 24)),
+                theme.dim(),
+            )];
+            match &r.summary {
+                Some(counts) if counts.total() == 0 => {
+                    second.push(Span::styled("no results yet", theme.dim()));
+                }
+                Some(counts) => second.extend(counts_spans(counts, theme)),
+                None => second.push(Span::styled("…", theme.dim())),
+            }
             if let Some((reg, fix)) = r.compare {
                 if reg > 0 {
-                    summary.push(Span::styled(
+                    second.push(Span::styled(
                         format!(" ▼{reg}"),
                         theme.status(crate::model::Status::Fail),
                     ));
                 }
                 if fix > 0 {
-                    summary.push(Span::styled(
+                    second.push(Span::styled(
                         format!(" ▲{fix}"),
                         theme.status(crate::model::Status::Pass),
                     ));
                 }
             }
-            let mut cells = vec![
-                Cell::from(Span::styled(status.glyph(), theme.status(status))),
-                Cell::from(fit(&format!("{tree}/{branch}"), if wide { 28 } else { 18 })),
-                Cell::from(fit(&name, if wide { 24 } else { 14 })),
-                Cell::from(Span::styled(age(state.now, c.created), theme.dim())),
-            ];
-            if wide {
-                cells.push(Cell::from(Line::from(summary)));
-            }
-            Row::new(cells)
+            Row::new(vec![Cell::from(ratatui::text::Text::from(vec![
+                first,
+                Line::from(second),
+            ]))])
+            .height(2)
         })
         .collect();
-    let widths: Vec<Constraint> = if wide {
-        vec![
-            Constraint::Length(1),
-            Constraint::Length(28),
-            Constraint::Length(24),
-            Constraint::Length(4),
-            Constraint::Min(10),
-        ]
-    } else {
-        vec![
-            Constraint::Length(1),
-            Constraint::Percentage(45),
-            Constraint::Percentage(40),
-            Constraint::Length(4),
-        ]
-    };
+    let widths = vec![Constraint::Min(10)];
     let selected = state
         .selected_revision
         .as_ref()
