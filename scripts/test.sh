@@ -117,6 +117,11 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The screenshots in screenshots/ are drawn from the real rendering code: they must be
+# current (regenerate with `cargo run -p maestro-e2e --bin maestro-screenshots`).
+step "screenshots are current"
+cargo run --quiet -p maestro-e2e --bin maestro-screenshots -- --check
+
 # Doc tests first, so that the closing summary is the one of the whole test run.
 step "cargo test --workspace --doc"
 cargo test --workspace --doc

@@ -350,3 +350,70 @@ pub fn state() -> State {
     s.notice = None;
     s
 }
+
+/// The state with `pane` focused.
+pub fn focused(pane: crate::state::Pane) -> State {
+    let mut s = state();
+    s.focus = pane;
+    s
+}
+
+/// Every screen the snapshot tests and the screenshots show, by name.
+pub fn screens() -> Vec<(&'static str, State)> {
+    use crate::action::InputKey;
+    use crate::state::{LogView, Pane, Popup};
+    let with = |pane: Pane, actions: &[Action]| {
+        let mut s = focused(pane);
+        for a in actions {
+            s.update(a.clone());
+        }
+        s
+    };
+    let edit = [
+        Action::StartEdit,
+        Action::Input(InputKey::Tab),
+        Action::Input(InputKey::Right),
+    ];
+    let mut confirm = edit.to_vec();
+    confirm.push(Action::Input(InputKey::Enter));
+    let mut log = focused(Pane::Tree);
+    let lines: Vec<String> = (1..=60)
+        .map(|i| {
+            format!(
+                "[{:>9.6}] {}",
+                f64::from(i) * 0.137,
+                match i % 7 {
+                    0 => "kernel: EXT4-fs (vda1): mounted filesystem with ordered data mode",
+                    1 => "kernel: Run /sbin/init as init process",
+                    2 => "systemd[1]: Started Journal Service.",
+                    3 => "kernel: usb 1-1: new high-speed USB device number 2 using xhci_hcd",
+                    4 => "kernel: WARNING: CPU: 1 PID: 312 at mm/page_alloc.c:4421",
+                    5 => "login: root logged in on ttyAMA0",
+                    _ => "kernel: random: crng init done",
+                }
+            )
+        })
+        .collect();
+    log.popup = Popup::Log(Box::new(LogView {
+        url: "https://storage.kernelci.org/mainline/master/v6.13-rc2/arm64/log.txt".into(),
+        lines,
+        start: 0,
+        total: Some(5_120),
+        top: 36,
+        loading: false,
+        error: None,
+        search: "WARNING".into(),
+        searching: false,
+    }));
+    vec![
+        ("revisions", focused(Pane::Revisions)),
+        ("tree", focused(Pane::Tree)),
+        ("details", focused(Pane::Details)),
+        ("events", focused(Pane::Events)),
+        ("compare", with(Pane::Tree, &[Action::ToggleCompare])),
+        ("help", with(Pane::Tree, &[Action::ToggleHelp])),
+        ("edit_form", with(Pane::Tree, &edit)),
+        ("edit_confirm", with(Pane::Tree, &confirm)),
+        ("log_view", log),
+    ]
+}

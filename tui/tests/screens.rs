@@ -2,9 +2,8 @@
 //! `TestBackend` from the deterministic fixtures, at 120x40 and 80x24, and without colours.
 #![allow(clippy::unwrap_used)]
 
-use maestro_tui::action::{Action, InputKey};
 use maestro_tui::fixtures;
-use maestro_tui::state::{LogView, Pane, Popup, State};
+use maestro_tui::state::{Pane, Popup, State};
 use maestro_tui::ui::{self, Theme, Ui};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -23,87 +22,39 @@ fn draw(state: &State, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
     terminal
 }
 
-fn focused(pane: Pane) -> State {
-    let mut s = fixtures::state();
-    s.focus = pane;
-    s
+#[test]
+fn every_screen_at_120x40_and_80x24() {
+    let screens = fixtures::screens();
+    assert_eq!(screens.len(), 9);
+    for (name, state) in &screens {
+        insta::assert_snapshot!(
+            format!("{name}_120x40"),
+            draw(state, 120, 40, COLOR).backend()
+        );
+        insta::assert_snapshot!(
+            format!("{name}_80x24"),
+            draw(state, 80, 24, COLOR).backend()
+        );
+    }
 }
 
-macro_rules! screen {
-    ($name:ident, $state:expr) => {
-        #[test]
-        fn $name() {
-            let state = $state;
-            insta::assert_snapshot!(
-                concat!(stringify!($name), "_120x40"),
-                draw(&state, 120, 40, COLOR).backend()
-            );
-            insta::assert_snapshot!(
-                concat!(stringify!($name), "_80x24"),
-                draw(&state, 80, 24, COLOR).backend()
-            );
-        }
-    };
+#[test]
+fn the_edit_form_opens_on_an_editable_node() {
+    let screens = fixtures::screens();
+    let (_, form) = screens.iter().find(|(n, _)| *n == "edit_form").unwrap();
+    assert!(matches!(form.popup, Popup::Edit(_)), "{:?}", form.notice);
 }
 
-screen!(revisions, focused(Pane::Revisions));
-screen!(tree, focused(Pane::Tree));
-screen!(details, focused(Pane::Details));
-screen!(events, focused(Pane::Events));
-screen!(compare, {
-    let mut s = focused(Pane::Tree);
-    s.update(Action::ToggleCompare);
-    s
-});
-screen!(help, {
-    let mut s = focused(Pane::Tree);
-    s.update(Action::ToggleHelp);
-    s
-});
-screen!(edit_form, {
-    let mut s = focused(Pane::Tree);
-    s.update(Action::StartEdit);
-    assert!(matches!(s.popup, Popup::Edit(_)), "{:?}", s.notice);
-    s.update(Action::Input(InputKey::Tab));
-    s.update(Action::Input(InputKey::Right));
-    s
-});
-screen!(edit_confirm, {
-    let mut s = focused(Pane::Tree);
-    s.update(Action::StartEdit);
-    s.update(Action::Input(InputKey::Tab));
-    s.update(Action::Input(InputKey::Right));
-    s.update(Action::Input(InputKey::Enter));
-    s
-});
-screen!(log_view, {
-    let mut s = focused(Pane::Tree);
-    let lines: Vec<String> = (1..=60)
-        .map(|i| format!("[{:>8.3}] kernel: boot step {i}: ok", i as f64 * 0.137))
-        .collect();
-    s.popup = Popup::Log(Box::new(LogView {
-        url: "https://storage.kernelci.org/x86_64/build.log".into(),
-        lines,
-        start: 0,
-        total: Some(3_800),
-        top: 40,
-        loading: false,
-        error: None,
-        search: "step 5".into(),
-        searching: false,
-    }));
-    s
-});
 #[test]
 fn wide_200x60() {
-    insta::assert_snapshot!(draw(&focused(Pane::Tree), 200, 60, COLOR).backend());
+    insta::assert_snapshot!(draw(&fixtures::focused(Pane::Tree), 200, 60, COLOR).backend());
 }
 
 /// Without colours the screens carry the same glyphs and the selection still shows (as
 /// reversed video); the buffer holds no colour at all.
 #[test]
 fn no_color() {
-    let state = focused(Pane::Tree);
+    let state = fixtures::focused(Pane::Tree);
     let plain = draw(&state, 120, 40, Theme { color: false });
     let coloured = draw(&state, 120, 40, COLOR);
     assert_eq!(
