@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)]
 mod cli;
 mod kci_dev;
+mod monitor;
 mod nodes;
 mod pubsub;
