@@ -102,6 +102,18 @@ impl App {
         n
     }
 
+    /// Waits up to `wait` for one task result, then applies it and everything queued;
+    /// answers how many actions were applied (a loop of one's own, e.g. a benchmark).
+    pub async fn step(&mut self, wait: Duration) -> usize {
+        match tokio::time::timeout(wait, self.rx.recv()).await {
+            Ok(Some(a)) => {
+                self.handle(a);
+                1 + self.drain()
+            }
+            _ => 0,
+        }
+    }
+
     /// Waits for task results until `done(&state)` holds or `timeout` passes (tests and
     /// scripts); answers whether it held.
     pub async fn run_until(&mut self, timeout: Duration, done: impl Fn(&State) -> bool) -> bool {

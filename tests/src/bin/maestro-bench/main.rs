@@ -1,17 +1,20 @@
 //! `maestro-bench`: load generator for a running server (workloads W2-W5 of workloads.md).
 //!
-//! Usage: `maestro-bench --url http://127.0.0.1:8001 --password PW <post|seed|read|fanout> [...]`
+//! Usage: `maestro-bench --url http://127.0.0.1:8001 --password PW <post|seed|read|fanout|monitor> [...]`
 //! - `post --clients N --seconds S`: `POST /node` from N keep-alive clients.
 //! - `seed --nodes N`: N test nodes through hierarchy PUTs of 1,000 under one checkout.
 //! - `read --requests N`: latency of the W3 read queries.
 //! - `fanout --ws N --longpoll M --rate R --seconds S [--drain D] [--server-pid PID]`: R
 //!   events/s on `/publish/bench` for S s to N WebSocket and M long-poll subscribers (W4);
 //!   with `--rate 0`, N + M idle subscribers held for S s and the server's memory (W5).
+//! - `monitor --nodes N --rate R --seconds S`: W8, the monitor on an N-node revision
+//!   receiving R events/s (default 15,000 nodes).
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod fanout;
+mod monitor;
 
 struct Args {
     url: String,
@@ -261,8 +264,19 @@ async fn main() {
             })
             .await;
         }
+        "monitor" => {
+            let token = login(&http, &a).await;
+            monitor::run(monitor::Monitor {
+                url: a.url.clone(),
+                token,
+                nodes: if a.nodes == 100_000 { 15_000 } else { a.nodes },
+                rate: a.rate,
+                seconds: a.seconds,
+            })
+            .await;
+        }
         _ => eprintln!(
-            "usage: maestro-bench --url URL --password PW <post|seed|read|fanout> [--clients N --seconds S \
+            "usage: maestro-bench --url URL --password PW <post|seed|read|fanout|monitor> [--clients N --seconds S \
              --nodes N --requests N --ws N --longpoll M --rate R --drain D --server-pid PID]"
         ),
     }
