@@ -130,7 +130,7 @@ impl State {
                         || summary.revision.as_ref() == Some(&open.key))
                 {
                     open.upsert_all([summary.clone()]);
-                    open.recompare();
+                    open.recompare_node(&summary.id);
                     if self.follow {
                         open.reveal(&summary.id);
                     }
@@ -305,7 +305,7 @@ impl State {
                         since: time.plus_seconds(-2),
                     });
                 }
-                open.recompare();
+                open.recompare_node(&ev.id);
                 let selected = open.selected.as_deref() == Some(ev.id.as_str());
                 self.tally_compare();
                 if selected {

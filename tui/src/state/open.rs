@@ -1,6 +1,8 @@
 //! The open revision: its forest, which nodes are expanded, the selection (by id, so rows
 //! inserted above do not move it) and the visible rows.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use maestro_common::NodeResult;
 
 use crate::compare::Change;
 use crate::model::{Forest, NodeId, NodeSummary, RevisionKey};
@@ -43,6 +45,8 @@ pub struct OpenRevision {
     pub changes: Option<Vec<Change>>,
     /// A node to show once it is loaded (a jump from the events pane).
     pub pending_reveal: Option<NodeId>,
+    /// The previous revision's results by match key, for live compare updates.
+    previous_index: HashMap<String, NodeResult>,
 }
 
 impl OpenRevision {
@@ -62,6 +66,7 @@ impl OpenRevision {
             previous_checkout: None,
             changes: None,
             pending_reveal: None,
+            previous_index: HashMap::new(),
         }
     }
 
@@ -132,10 +137,45 @@ impl OpenRevision {
         }
     }
 
-    /// Recomputes the compare list when both revisions are loaded.
+    /// Recomputes the compare list when both revisions are loaded (after a page or the
+    /// previous revision arrived).
     pub fn recompare(&mut self) {
         if let Some(prev) = &self.previous {
             self.changes = Some(crate::compare::compare(prev.nodes(), self.forest.nodes()));
+            if self.previous_index.is_empty() {
+                self.previous_index = prev
+                    .nodes()
+                    .filter(|n| n.kind != "checkout")
+                    .filter_map(|n| Some((crate::compare::match_key(n), n.result?)))
+                    .collect();
+            }
         }
+    }
+
+    /// Updates the compare list for one changed node only: a live event costs a lookup,
+    /// not a pass over both trees.
+    pub fn recompare_node(&mut self, id: &str) {
+        let (Some(changes), Some(node)) = (self.changes.as_mut(), self.forest.get(id)) else {
+            return;
+        };
+        changes.retain(|c| c.node != id);
+        let key = crate::compare::match_key(node);
+        let kind = match (self.previous_index.get(&key), node.result) {
+            (Some(NodeResult::Pass), Some(NodeResult::Fail)) => {
+                crate::compare::ChangeKind::Regression
+            }
+            (Some(NodeResult::Fail), Some(NodeResult::Pass)) => crate::compare::ChangeKind::Fix,
+            _ => return,
+        };
+        let change = crate::compare::Change {
+            kind,
+            node: id.to_owned(),
+            key,
+        };
+        let at = changes.partition_point(|c| {
+            (c.kind == crate::compare::ChangeKind::Fix, &c.key)
+                < (change.kind == crate::compare::ChangeKind::Fix, &change.key)
+        });
+        changes.insert(at, change);
     }
 }

@@ -34,8 +34,20 @@ pub fn render(
         .last_sequence
         .map_or_else(String::new, |s| format!(" · seq {s}"));
     let title = format!("Events {}{filter}{seq}", visible.len());
+    // Only the rows that fit are built: the feed keeps thousands of lines.
+    let height = area.height.saturating_sub(2).max(1) as usize;
+    let selected = state.event_selected.min(visible.len().saturating_sub(1));
+    let mut offset = ui.events_offset.min(visible.len().saturating_sub(1));
+    if selected < offset {
+        offset = selected;
+    } else if selected >= offset + height {
+        offset = selected + 1 - height;
+    }
+    ui.events_offset = offset;
     let items: Vec<ListItem<'_>> = visible
         .iter()
+        .skip(offset)
+        .take(height)
         .map(|e| {
             let now = status(&e.state, e.result.as_deref());
             let mut spans = vec![
@@ -75,12 +87,9 @@ pub fn render(
             ListItem::new(Line::from(spans))
         })
         .collect();
-    let mut ls = ListState::default()
-        .with_offset(ui.events_offset)
-        .with_selected(focused.then_some(state.event_selected));
+    let mut ls = ListState::default().with_selected(focused.then_some(selected - offset));
     let list = List::new(items)
         .block(theme.block(title, focused))
         .highlight_style(theme.selected(focused));
     frame.render_stateful_widget(list, area, &mut ls);
-    ui.events_offset = ls.offset();
 }

@@ -275,6 +275,16 @@ async fn main() {
             })
             .await;
         }
+        "monitor-measure" => {
+            monitor::measure(monitor::Monitor {
+                url: a.url.clone(),
+                token: std::env::var("MAESTRO_BENCH_TOKEN").unwrap_or_default(),
+                nodes: a.nodes,
+                rate: a.rate,
+                seconds: a.seconds,
+            })
+            .await;
+        }
         _ => eprintln!(
             "usage: maestro-bench --url URL --password PW <post|seed|read|fanout|monitor> [--clients N --seconds S \
              --nodes N --requests N --ws N --longpoll M --rate R --drain D --server-pid PID]"

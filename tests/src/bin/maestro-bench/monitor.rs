@@ -86,8 +86,8 @@ async fn seed(m: &Monitor, http: &reqwest::Client) -> Vec<String> {
         "data": {"kernel_revision": kr}}),
     )
     .await;
-    let per_job = (m.nodes / 150).max(14);
-    let suites = per_job / 15;
+    let per_job = (m.nodes / 150).max(15);
+    let suites = per_job.div_ceil(15);
     let mut tests = Vec::new();
     for k in 0..30 {
         let kname = format!("kbuild-gcc-12-{k}");
@@ -148,7 +148,8 @@ async fn seed(m: &Monitor, http: &reqwest::Client) -> Vec<String> {
     tests
 }
 
-/// Runs W8 and prints the figures.
+/// Seeds the revision, then measures in a fresh process of this binary, so that the
+/// memory figure is the monitor's and not the seeding's.
 pub async fn run(m: Monitor) {
     let http = reqwest::Client::new();
     let t = Instant::now();
@@ -158,8 +159,34 @@ pub async fn run(m: Monitor) {
         tests.len(),
         t.elapsed().as_secs_f64()
     );
-    let rss_before = rss_mib();
+    let ids = std::env::temp_dir().join(format!("maestro-w8-{}.ids", std::process::id()));
+    std::fs::write(&ids, tests.join("\n")).expect("writing the test ids");
+    let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args(["--url", &m.url, "monitor-measure"])
+        .args([
+            "--rate",
+            &m.rate.to_string(),
+            "--seconds",
+            &m.seconds.to_string(),
+        ])
+        .env("MAESTRO_BENCH_TOKEN", &m.token)
+        .env("MAESTRO_BENCH_IDS", &ids)
+        .status()
+        .expect("running the measurement");
+    let _ = std::fs::remove_file(&ids);
+    assert!(status.success(), "the measurement failed");
+}
 
+/// The measuring half of [`run`]: the monitor on the newest revision, under load.
+pub async fn measure(m: Monitor) {
+    let http = reqwest::Client::new();
+    let ids = std::env::var("MAESTRO_BENCH_IDS").expect("MAESTRO_BENCH_IDS");
+    let tests: Vec<String> = std::fs::read_to_string(ids)
+        .expect("the test ids")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let rss_before = rss_mib();
     let cfg = Config {
         url: maestro_tui::config::parse_base_url(&m.url).expect("url"),
         token: Some(Secret::new(m.token.clone())),
@@ -291,6 +318,6 @@ pub async fn run(m: Monitor) {
         keys.len()
     );
     println!(
-        "W8: RSS {rss_before:.0} MiB before opening (bench process, seed data freed), peak {peak:.0} MiB"
+        "W8: RSS {rss_before:.0} MiB at start, peak {peak:.0} MiB (the monitor and its load task)"
     );
 }
