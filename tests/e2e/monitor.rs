@@ -124,8 +124,19 @@ async fn open_newest(app: &mut App, nodes: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_change_reaches_the_screen_and_a_restart_loses_nothing() {
+    change_and_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_change_reaches_the_screen_and_a_restart_loses_nothing_on_mongodb() {
+    if let Some(b) = Backend::mongo("monitor") {
+        change_and_restart(b).await;
+    }
+}
+
+async fn change_and_restart(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), Backend::Sqlite);
+    let server = Server::start(dir.path(), backend);
     let admin = server.admin().await;
     let (_, _, job) = revision(&admin, "v6.1", &[("login", "pass"), ("dmesg", "pass")]).await;
     let mut app = App::new(
