@@ -81,6 +81,13 @@ pub enum Action {
         /// `X-Maestro-Sequence` of the answer.
         sequence: Option<u64>,
     },
+    /// An older page of checkouts, newest first, to append.
+    OlderRevisionsLoaded {
+        /// The rows.
+        revisions: Vec<Revision>,
+        /// How many checkouts match the filter in all.
+        total: u64,
+    },
     /// The counts of one revision's tree.
     SummaryLoaded {
         /// The checkout.

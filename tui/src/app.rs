@@ -232,6 +232,16 @@ impl App {
                     Err(e) => Action::Failed(format!("loading revisions: {e}")),
                 })
             }),
+            Effect::LoadOlderRevisions {
+                filter,
+                skip,
+                limit,
+            } => self.spawn(async move {
+                Some(match c.older_revisions(&filter, skip, limit).await {
+                    Ok((revisions, total)) => Action::OlderRevisionsLoaded { revisions, total },
+                    Err(e) => Action::Failed(format!("loading older revisions: {e}")),
+                })
+            }),
             Effect::LoadSummary { checkout, key } => self.spawn(async move {
                 match c.summary(&key).await {
                     Ok(counts) => Some(Action::SummaryLoaded { checkout, counts }),

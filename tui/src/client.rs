@@ -230,6 +230,35 @@ impl Client {
         Ok((rows, total, seq))
     }
 
+    /// The page of `limit` checkouts older than the `skip` newest (newest first).
+    pub async fn older_revisions(
+        &self,
+        filter: &RevisionFilter,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Revision>, u64), ClientError> {
+        let mut q = vec![("kind".to_owned(), "checkout".to_owned())];
+        if let Some(t) = &filter.tree {
+            q.push(("data.kernel_revision.tree".into(), t.clone()));
+        }
+        if let Some(b) = &filter.branch {
+            q.push(("data.kernel_revision.branch".into(), b.clone()));
+        }
+        let total = self.count(&q).await?;
+        let end = total.saturating_sub(skip);
+        let offset = end.saturating_sub(limit);
+        if end == 0 {
+            return Ok((Vec::new(), total));
+        }
+        let (nodes, _) = self.nodes(&q, offset, end - offset).await?;
+        let rows = nodes
+            .iter()
+            .rev()
+            .map(|n| Revision::new(NodeSummary::of(n)))
+            .collect();
+        Ok((rows, total))
+    }
+
     /// The counts of a revision's nodes (checkout excluded), four `/count`s at once.
     pub async fn summary(&self, key: &RevisionKey) -> Result<Counts, ClientError> {
         let base = revision_filters(key);

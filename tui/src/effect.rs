@@ -25,6 +25,15 @@ pub enum Effect {
         /// Rows wanted.
         limit: u64,
     },
+    /// Load the page of checkouts older than the `skip` newest ones.
+    LoadOlderRevisions {
+        /// The filter.
+        filter: RevisionFilter,
+        /// Rows already loaded (the newest).
+        skip: u64,
+        /// Rows wanted.
+        limit: u64,
+    },
     /// Count a revision's nodes by result.
     LoadSummary {
         /// The checkout.

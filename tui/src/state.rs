@@ -298,6 +298,8 @@ pub struct State {
     pub quit: bool,
     /// The live stream was asked for (after the first snapshot).
     pub stream_started: bool,
+    /// An older page of revisions is being loaded.
+    pub loading_older: bool,
 }
 
 impl State {
@@ -334,6 +336,7 @@ impl State {
             page_rows: 20,
             quit: false,
             stream_started: false,
+            loading_older: false,
         }
     }
 
@@ -490,6 +493,7 @@ impl State {
                 Vec::new()
             }
             a @ (Action::RevisionsLoaded { .. }
+            | Action::OlderRevisionsLoaded { .. }
             | Action::SummaryLoaded { .. }
             | Action::TreePage { .. }
             | Action::PreviousLoaded { .. }

@@ -66,6 +66,28 @@ impl State {
                 total,
                 sequence,
             } => self.revisions_loaded(revisions, total, sequence),
+            Action::OlderRevisionsLoaded { revisions, total } => {
+                self.loading_older = false;
+                self.revisions_total = total;
+                let mut effects = Vec::new();
+                for r in revisions {
+                    if self
+                        .revisions
+                        .iter()
+                        .any(|o| o.checkout.id == r.checkout.id)
+                    {
+                        continue;
+                    }
+                    if let Some(key) = r.checkout.revision.clone() {
+                        effects.push(Effect::LoadSummary {
+                            checkout: r.checkout.id.clone(),
+                            key,
+                        });
+                    }
+                    self.revisions.push(r);
+                }
+                effects
+            }
             Action::SummaryLoaded { checkout, counts } => {
                 if let Some(r) = self
                     .revisions
@@ -363,8 +385,5 @@ impl State {
         row.summary = Some(Counts::default());
         self.revisions.insert(0, row);
         self.revisions_total += 1;
-        if self.revisions.len() > super::REVISION_PAGE as usize {
-            self.revisions.pop();
-        }
     }
 }

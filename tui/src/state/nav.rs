@@ -131,6 +131,19 @@ impl State {
                     .unwrap_or(0);
                 let j = step(i, delta, self.revisions.len());
                 self.selected_revision = self.revisions.get(j).map(|r| r.checkout.id.clone());
+                // At the last row, the next older page (never the whole collection).
+                let loaded = self.revisions.len() as u64;
+                if j + 1 == self.revisions.len()
+                    && loaded < self.revisions_total
+                    && !self.loading_older
+                {
+                    self.loading_older = true;
+                    return vec![Effect::LoadOlderRevisions {
+                        filter: self.revision_filter.clone(),
+                        skip: loaded,
+                        limit: super::REVISION_PAGE,
+                    }];
+                }
                 Vec::new()
             }
             Pane::Tree => {

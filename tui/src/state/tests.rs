@@ -367,3 +367,31 @@ fn the_log_view_starts_at_the_end_and_reads_earlier_ranges_at_the_top() {
         }]
     );
 }
+
+#[test]
+fn the_last_revision_row_loads_the_next_older_page() {
+    let mut s = fixtures::state();
+    s.focus = Pane::Revisions;
+    let effects = s.update(Action::MoveBottom);
+    assert_eq!(
+        effects,
+        [Effect::LoadOlderRevisions {
+            filter: RevisionFilter::default(),
+            skip: 4,
+            limit: REVISION_PAGE
+        }]
+    );
+    assert!(
+        s.update(Action::MoveBottom).is_empty(),
+        "one page at a time"
+    );
+    let mut older = s.revisions[3].clone();
+    older.checkout.id = "6b0ee0000000000000000001".into();
+    let effects = s.update(Action::OlderRevisionsLoaded {
+        revisions: vec![older, s.revisions[0].clone()],
+        total: 57,
+    });
+    assert_eq!(s.revisions.len(), 5, "appended, without duplicates");
+    assert_eq!(effects.len(), 1, "its counts are loaded");
+    assert!(!s.loading_older);
+}
