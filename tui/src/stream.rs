@@ -228,10 +228,9 @@ async fn long_poll(client: &Client, tx: &mpsc::Sender<Action>) {
     }
 }
 
-async fn subscribe(client: &Client) -> Result<u64, ClientError> {
-    let resp = reqwest::Client::new()
-        .post(client.url("subscribe/node"))
-        .query(&[("promisc", "true")])
+/// Sends a request with the client's token; the JSON answer, or the error status.
+async fn authed_json(client: &Client, rb: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+    let resp = rb
         .bearer_auth(client.token().map(|t| t.expose()).unwrap_or_default())
         .send()
         .await
@@ -247,6 +246,14 @@ async fn subscribe(client: &Client) -> Result<u64, ClientError> {
             detail: v.to_string(),
         });
     }
+    Ok(v)
+}
+
+async fn subscribe(client: &Client) -> Result<u64, ClientError> {
+    let rb = reqwest::Client::new()
+        .post(client.url("subscribe/node"))
+        .query(&[("promisc", "true")]);
+    let v = authed_json(client, rb).await?;
     v["id"]
         .as_u64()
         .ok_or_else(|| ClientError::Decode(format!("subscription without an id: {v}")))
@@ -254,24 +261,10 @@ async fn subscribe(client: &Client) -> Result<u64, ClientError> {
 
 /// One `/listen`: the CloudEvent, or `None` for a keep-alive BEEP.
 async fn listen(client: &Client, sub: u64) -> Result<Option<Value>, ClientError> {
-    let resp = reqwest::Client::new()
+    let rb = reqwest::Client::new()
         .get(client.url(&format!("listen/{sub}")))
-        .bearer_auth(client.token().map(|t| t.expose()).unwrap_or_default())
-        .timeout(Duration::from_secs(90))
-        .send()
-        .await
-        .map_err(|e| ClientError::Network(e.to_string()))?;
-    let status = resp.status();
-    let v: Value = resp
-        .json()
-        .await
-        .map_err(|e| ClientError::Decode(e.to_string()))?;
-    if !status.is_success() {
-        return Err(ClientError::Status {
-            status,
-            detail: v.to_string(),
-        });
-    }
+        .timeout(Duration::from_secs(90));
+    let v = authed_json(client, rb).await?;
     // The CloudEvent is a JSON string inside the Redis-style envelope.
     let event: Value = match &v["data"] {
         Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),

@@ -102,17 +102,7 @@ async fn login_errors_match_fastapi_users() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let mut alice = app.stored_user("alice").await;
     alice.is_verified = false;
-    app.store()
-        .update_user(
-            &alice,
-            &app.store()
-                .find_user_by_id(&alice.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&alice).await;
     let r = app
         .send(
             "POST",
@@ -132,17 +122,7 @@ async fn login_errors_match_fastapi_users() {
     let r = app.send("GET", "/latest/whoami", Some(&token), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     alice.is_active = false;
-    app.store()
-        .update_user(
-            &alice,
-            &app.store()
-                .find_user_by_id(&alice.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&alice).await;
     let r = app
         .send(
             "POST",

@@ -59,6 +59,17 @@ impl TestApp {
         Self { state, _dir: dir }
     }
 
+    /// Stores `user` over whatever record has its id (a test's direct edit of the store).
+    pub async fn overwrite_user(&self, user: &maestro_server::store::StoredUser) {
+        let current = self
+            .store()
+            .find_user_by_id(&user.id)
+            .await
+            .unwrap()
+            .expect("the user exists");
+        self.store().update_user(user, &current).await.unwrap();
+    }
+
     pub fn store(&self) -> &dyn Store {
         &*self.state.store
     }

@@ -292,17 +292,7 @@ async fn accept_invite_checks_token_then_user_in_order() {
     let mut carol = app.stored_user("carol").await;
     carol.is_verified = false;
     carol.is_active = false;
-    app.store()
-        .update_user(
-            &carol,
-            &app.store()
-                .find_user_by_id(&carol.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&carol).await;
     let mut dave = carol.clone();
     dave.id = maestro_server::nodes::ops::new_id();
     dave.username = "dave".into();

@@ -301,17 +301,7 @@ async fn an_inactive_users_token_is_refused() {
     let alice = app.user("alice", true, &[]).await;
     let mut stored = app.stored_user("alice").await;
     stored.is_active = false;
-    app.store()
-        .update_user(
-            &stored,
-            &app.store()
-                .find_user_by_id(&stored.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&stored).await;
     let me = format!("/latest/user/{}", stored.id);
     let calls = [
         ("GET", "/latest/users", None),
@@ -724,33 +714,13 @@ async fn update_password_checks_the_form_credentials() {
     let mut stored = app.stored_user("alice").await;
     let old_hash = stored.hashed_password.clone();
     stored.is_active = false;
-    app.store()
-        .update_user(
-            &stored,
-            &app.store()
-                .find_user_by_id(&stored.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&stored).await;
     let r = form(&app, uri, "username=alice&password=password&new_password=x").await;
     assert_eq!(status_detail(&r), bad_request("LOGIN_BAD_CREDENTIALS"));
     // An unverified (but active) user may change their password.
     stored.is_active = true;
     stored.is_verified = false;
-    app.store()
-        .update_user(
-            &stored,
-            &app.store()
-                .find_user_by_id(&stored.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&stored).await;
     let r = form(
         &app,
         uri,
@@ -827,17 +797,7 @@ async fn bcrypt_users_log_in_and_are_upgraded_to_argon2id() {
     // The Python admin tool wrote `$2b$` hashes; cost 4 keeps the test fast.
     stored.hashed_password = bcrypt::hash("Old-pw 1", 4).unwrap();
     assert!(stored.hashed_password.starts_with("$2b$"));
-    app.store()
-        .update_user(
-            &stored,
-            &app.store()
-                .find_user_by_id(&stored.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&stored).await;
 
     let r = login(&app, "legacy", "wrong").await;
     assert_eq!(status_detail(&r), bad_request("LOGIN_BAD_CREDENTIALS"));
@@ -878,13 +838,7 @@ async fn bcrypt_users_log_in_and_are_upgraded_to_argon2id() {
         let mut u = app.stored_user("legacy").await;
         let h = bcrypt::hash("Old-pw 1", 4).unwrap();
         u.hashed_password = format!("{prefix}{}", &h[4..]);
-        app.store()
-            .update_user(
-                &u,
-                &app.store().find_user_by_id(&u.id).await.unwrap().unwrap(),
-            )
-            .await
-            .unwrap();
+        app.overwrite_user(&u).await;
         let r = form(
             &app,
             "/latest/user/update-password",

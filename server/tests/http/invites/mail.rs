@@ -63,17 +63,7 @@ async fn invite_and_password_reset_go_through_smtp_and_no_token_is_logged() {
     app.user("inactive", false, &[]).await;
     let mut inactive = app.stored_user("inactive").await;
     inactive.is_active = false;
-    app.store()
-        .update_user(
-            &inactive,
-            &app.store()
-                .find_user_by_id(&inactive.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&inactive).await;
     for email in ["nobody@example.org", "inactive@example.org"] {
         let r = post_anon(
             &app,
@@ -244,17 +234,7 @@ async fn reset_password_refuses_every_bad_token_alike() {
     let alice = app.stored_user("alice").await;
     let mut inactive = app.stored_user("inactive").await;
     inactive.is_active = false;
-    app.store()
-        .update_user(
-            &inactive,
-            &app.store()
-                .find_user_by_id(&inactive.id)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    app.overwrite_user(&inactive).await;
 
     let sign = |c: Value| app.state.tokens.sign_claims(&c).unwrap();
     // A valid argon2 hash, but of another string than alice's current hash.
