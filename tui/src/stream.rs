@@ -27,8 +27,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
 enum Ended {
     /// The server has no WebSocket endpoint: use a fallback.
     Unsupported,
-    /// The connection broke (or never opened): reconnect.
-    Lost(String),
+    /// The connection broke (or never opened): reconnect. `true` when the session had
+    /// been subscribed (the server was fine until then): the backoff starts over.
+    Lost(String, bool),
 }
 
 /// The CloudEvent of a node event as an action, or `None` for other payloads (BEEPs,
@@ -66,9 +67,12 @@ pub async fn run(
                 fallback(&client, since, &tx).await;
                 return;
             }
-            Ended::Lost(why) => {
+            Ended::Lost(why, established) => {
                 if tx.is_closed() {
                     return;
+                }
+                if established {
+                    backoff = FIRST_BACKOFF;
                 }
                 tracing::warn!(%why, "event stream lost");
                 let secs = backoff.as_secs();
@@ -80,10 +84,6 @@ pub async fn run(
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
-        }
-        // A session that got going resets the backoff (see `websocket`).
-        if since.is_some() && backoff > FIRST_BACKOFF * 4 {
-            backoff = FIRST_BACKOFF * 4;
         }
     }
 }
@@ -117,8 +117,9 @@ async fn websocket(
         Err(tungstenite::Error::Http(resp)) if resp.status().is_client_error() => {
             return Ended::Unsupported;
         }
-        Err(e) => return Ended::Lost(e.to_string()),
+        Err(e) => return Ended::Lost(e.to_string(), false),
     };
+    let mut established = false;
     let subscribe = ClientMsg::Subscribe {
         channels: vec!["node".into()],
         filter: filter.clone(),
@@ -128,27 +129,30 @@ async fn websocket(
         return Ended::Unsupported;
     };
     if let Err(e) = socket.send(tungstenite::Message::text(text)).await {
-        return Ended::Lost(e.to_string());
+        return Ended::Lost(e.to_string(), established);
     }
     let _ = tx.send(Action::Connection(ConnState::CatchingUp)).await;
     while let Some(msg) = socket.next().await {
         let text = match msg {
             Ok(tungstenite::Message::Text(t)) => t,
             Ok(tungstenite::Message::Close(_)) => {
-                return Ended::Lost("closed by the server".into());
+                return Ended::Lost("closed by the server".into(), established);
             }
             Ok(_) => continue,
-            Err(e) => return Ended::Lost(e.to_string()),
+            Err(e) => return Ended::Lost(e.to_string(), established),
         };
         let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
             continue;
         };
         let action = match msg {
-            ServerMsg::Subscribed { since: s, head } => Some(Action::Connection(if s >= head {
-                ConnState::Live
-            } else {
-                ConnState::CatchingUp
-            })),
+            ServerMsg::Subscribed { since: s, head } => {
+                established = true;
+                Some(Action::Connection(if s >= head {
+                    ConnState::Live
+                } else {
+                    ConnState::CatchingUp
+                }))
+            }
             ServerMsg::CaughtUp { sequence_id } => {
                 *since = Some(since.map_or(sequence_id, |s| s.max(sequence_id)));
                 Some(Action::Connection(ConnState::Live))
@@ -168,10 +172,10 @@ async fn websocket(
         if let Some(a) = action
             && tx.send(a).await.is_err()
         {
-            return Ended::Lost("the monitor stopped".into());
+            return Ended::Lost("the monitor stopped".into(), established);
         }
     }
-    Ended::Lost("the stream ended".into())
+    Ended::Lost("the stream ended".into(), established)
 }
 
 /// Without the WebSocket stream: long-poll with a token, poll without.
