@@ -271,9 +271,16 @@ async fn an_edit_lands_and_a_refused_one_shows_the_401() {
             .is_some_and(|d| d.id_str() == login))
             .await
     );
-    // Result fail -> skip through the form.
+    // Result fail -> skip through the form, once the server said yes.
+    app.handle(Action::StartEdit);
+    assert!(
+        app.run_until(WAIT, |s| matches!(
+            s.popup,
+            maestro_tui::state::Popup::Edit(_)
+        ))
+        .await
+    );
     for a in [
-        Action::StartEdit,
         Action::Input(InputKey::Tab),
         Action::Input(InputKey::Right),
         Action::Input(InputKey::Enter),
@@ -293,7 +300,7 @@ async fn an_edit_lands_and_a_refused_one_shows_the_401() {
     let stored = admin.get(&format!("/latest/node/{login}")).await;
     assert_eq!(stored["result"], "skip");
 
-    // Bob may not edit admin's node: the monitor does not offer it...
+    // Bob may not edit admin's node: the server says so and the monitor offers no form...
     let bob = make_user(&server, "bob");
     let mut other = App::new(&config(&server.url, Some(&bob)), Theme { color: false });
     other.start();
@@ -301,18 +308,6 @@ async fn an_edit_lands_and_a_refused_one_shows_the_401() {
     open_newest(&mut other, 4).await;
     other.state.open.as_mut().unwrap().reveal(&login);
     other.state.focus = Pane::Tree;
-    other.handle(Action::StartEdit);
-    assert!(
-        other
-            .state
-            .notice
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("may not edit")
-    );
-    // ...and when it believes it may (rights changed since whoami), the server's 401 shows.
-    other.state.whoami.as_mut().unwrap().is_superuser = true;
     other.run_effect(maestro_tui::effect::Effect::LoadNode(login.clone()));
     assert!(
         other
@@ -322,15 +317,26 @@ async fn an_edit_lands_and_a_refused_one_shows_the_401() {
                 .is_some_and(|d| d.id_str() == login))
             .await
     );
-    for a in [
-        Action::StartEdit,
-        Action::Input(InputKey::Tab),
-        Action::Input(InputKey::Right),
-        Action::Input(InputKey::Enter),
-        Action::Input(InputKey::Enter),
-    ] {
-        other.handle(a);
-    }
+    other.handle(Action::StartEdit);
+    assert!(
+        other
+            .run_until(WAIT, |s| s
+                .notice
+                .as_ref()
+                .is_some_and(|n| n.text.contains("may not edit")))
+            .await,
+        "{:?}",
+        other.state.notice
+    );
+    assert!(!matches!(
+        other.state.popup,
+        maestro_tui::state::Popup::Edit(_)
+    ));
+    // ...and an edit sent anyway (rights withdrawn after a form opened) shows the 401.
+    other.run_effect(maestro_tui::effect::Effect::SaveNode {
+        id: login.clone(),
+        body: json!({"result": "fail"}),
+    });
     assert!(
         other
             .run_until(WAIT, |s| s

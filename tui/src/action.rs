@@ -128,6 +128,16 @@ pub enum Action {
     Connection(ConnState),
     /// The server said the client is too far behind: reload.
     Resync,
+    /// The server's answer to "may I edit this node": `Some(allowed)`, or `None` when the
+    /// server cannot say (the Python server has no such route; the rule is applied here).
+    MayEdit {
+        /// The node.
+        id: NodeId,
+        /// What it was asked for.
+        intent: crate::effect::EditIntent,
+        /// The answer.
+        answer: Result<Option<bool>, String>,
+    },
     /// An edit was answered.
     Saved(Result<Box<Node>, String>),
     /// A retry request was answered.

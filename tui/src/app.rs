@@ -331,6 +331,10 @@ impl App {
                     Err(e) => Action::Failed(format!("loading the previous revision: {e}")),
                 })
             }),
+            Effect::AskMayEdit { id, intent } => self.spawn(async move {
+                let answer = c.may_edit(&id).await.map_err(|e| e.to_string());
+                Some(Action::MayEdit { id, intent, answer })
+            }),
             Effect::LoadNode(id) => self.spawn(async move {
                 match c.node(&id).await {
                     Ok(Some(n)) => Some(Action::NodeLoaded(Box::new(n))),

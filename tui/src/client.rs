@@ -182,6 +182,24 @@ impl Client {
         Ok(n)
     }
 
+    /// Whether the token's user may edit the node (`GET /maestro/node/{id}/may-edit`, a
+    /// Maestro extension); `None` from a server without it.
+    pub async fn may_edit(&self, id: &str) -> Result<Option<bool>, ClientError> {
+        match self
+            .get::<Value>(&format!("maestro/node/{id}/may-edit"), &[])
+            .await
+        {
+            Ok((v, _)) => Ok(v["may_edit"].as_bool()),
+            // The route does not exist there (a node that does not exist says so).
+            Err(ClientError::Status { status, detail })
+                if status == StatusCode::NOT_FOUND && detail == "Not Found" =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PATCH /node/{id}`.
     pub async fn patch_node(&self, id: &str, body: &Value) -> Result<Node, ClientError> {
         let (n, _) = self

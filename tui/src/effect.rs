@@ -13,6 +13,15 @@ pub struct RevisionFilter {
     pub branch: Option<String>,
 }
 
+/// Why edit rights are asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditIntent {
+    /// The edit form.
+    Edit,
+    /// A retry request.
+    Retry,
+}
+
 /// A side effect.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
@@ -65,6 +74,13 @@ pub enum Effect {
         key: RevisionKey,
         /// Its creation time.
         created: maestro_common::Timestamp,
+    },
+    /// Ask the server whether the user may edit a node, before `intent`.
+    AskMayEdit {
+        /// The node.
+        id: NodeId,
+        /// What the answer is for.
+        intent: EditIntent,
     },
     /// Load one whole node.
     LoadNode(NodeId),

@@ -369,8 +369,17 @@ pub fn screens() -> Vec<(&'static str, State)> {
         }
         s
     };
+    let selected = focused(Pane::Tree)
+        .selected_node()
+        .map(|n| n.id.clone())
+        .unwrap_or_default();
     let edit = [
         Action::StartEdit,
+        Action::MayEdit {
+            id: selected,
+            intent: crate::effect::EditIntent::Edit,
+            answer: Ok(Some(true)),
+        },
         Action::Input(InputKey::Tab),
         Action::Input(InputKey::Right),
     ];

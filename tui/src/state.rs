@@ -500,7 +500,9 @@ impl State {
             | Action::NodeLoaded(_)
             | Action::NodeChanged { .. }
             | Action::Resync) => self.apply_server(a),
-            a @ (Action::StartEdit | Action::Saved(_)) => self.edit_action(a),
+            a @ (Action::StartEdit | Action::Saved(_) | Action::MayEdit { .. }) => {
+                self.edit_action(a)
+            }
             a @ (Action::StartRetry | Action::RetryPublished(_)) => self.retry_action(a),
             a @ (Action::OpenArtifact
             | Action::CopyArtifact

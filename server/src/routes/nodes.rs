@@ -46,6 +46,28 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/nodes/{id}", put(put_hierarchy))
         .route("/count", get(count_nodes))
         .route("/batch/nodeset", put(batch_nodeset))
+        // Maestro extension (the Python server has no such route): whether the caller may
+        // edit a node, by the same rule the write paths apply, so that clients such as the
+        // monitor ask instead of guessing.
+        .route("/maestro/node/{id}/may-edit", get(may_edit))
+}
+
+/// `GET /maestro/node/{id}/may-edit`: `{"may_edit": bool}`; 400 bad id, 404 missing node,
+/// 401 without a valid token.
+async fn may_edit(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = ops::parse_id(&id)?;
+    let node = state
+        .store
+        .get_node(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Node not found with id: {id}")))?;
+    Ok(Json(
+        serde_json::json!({"may_edit": crate::nodes::authz::may_edit(&user, &node)}),
+    ))
 }
 
 async fn get_node(

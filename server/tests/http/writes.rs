@@ -362,3 +362,47 @@ async fn batch_nodeset_sets_the_flag_on_nodes_the_caller_may_edit() {
         "a failed batch changes nothing"
     );
 }
+
+#[tokio::test]
+async fn may_edit_answers_by_the_rule_the_writes_apply() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", false, &[]).await;
+    let bob = app.user("bob", false, &[]).await;
+    let root = app.user("root", true, &[]).await;
+    let n = app.create(&alice, checkout("c1")).await;
+    let uri = format!("/latest/maestro/node/{}/may-edit", id(&n));
+    for (token, want) in [(&alice, true), (&bob, false), (&root, true)] {
+        let r = app.send("GET", &uri, Some(token), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body, json!({"may_edit": want}));
+    }
+    // The answer matches what a write gets.
+    let r = app
+        .patch(
+            &format!("/latest/node/{}", id(&n)),
+            &bob,
+            &json!({"result": "pass"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app.send("GET", &uri, None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app
+        .send(
+            "GET",
+            "/latest/maestro/node/0123456789abcdef01234567/may-edit",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = app
+        .send(
+            "GET",
+            "/latest/maestro/node/nope/may-edit",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}

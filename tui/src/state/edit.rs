@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Confirm, LogView, Popup, State};
 use crate::action::{Action, InputKey};
-use crate::effect::Effect;
+use crate::effect::{EditIntent, Effect};
 use crate::model::NodeSummary;
 
 /// The fields of the edit form, in `Tab` order.
@@ -256,17 +256,50 @@ impl State {
                     self.notice("select a node in the tree first");
                     return Vec::new();
                 };
-                if let Some(why) = self.edit_refusal(&node) {
-                    self.error(why);
+                if let Some(why) = &self.read_only {
+                    self.error(format!("editing is off: {why}"));
                     return Vec::new();
                 }
-                let Some(full) = self.details.as_ref().filter(|d| d.id_str() == node.id) else {
+                if self.details.as_ref().is_none_or(|d| d.id_str() != node.id) {
                     self.notice("the node is still loading; try again in a moment");
                     return vec![Effect::LoadNode(node.id)];
+                }
+                self.notice("asking the server whether you may edit it");
+                vec![Effect::AskMayEdit {
+                    id: node.id,
+                    intent: EditIntent::Edit,
+                }]
+            }
+            Action::MayEdit { id, intent, answer } => {
+                let Some(node) = self.selected_node().cloned().filter(|n| n.id == id) else {
+                    return Vec::new(); // the selection moved on meanwhile
                 };
-                let data = full.data.clone().unwrap_or(Value::Null);
-                self.popup = Popup::Edit(Box::new(EditForm::new(node, data)));
-                Vec::new()
+                let allowed = match answer {
+                    Ok(Some(allowed)) => allowed,
+                    // A server that cannot say (the Python API): its documented rule.
+                    Ok(None) => self.edit_refusal(&node).is_none(),
+                    Err(e) => {
+                        self.error(format!("could not ask for edit rights: {e}"));
+                        return Vec::new();
+                    }
+                };
+                if !allowed {
+                    let who = self
+                        .whoami
+                        .as_ref()
+                        .map_or("you", |w| w.username.as_str())
+                        .to_owned();
+                    self.error(format!(
+                        "the server says {who} may not edit this node (owner {})",
+                        node.owner.as_deref().unwrap_or("none")
+                    ));
+                    return Vec::new();
+                }
+                self.notice = None;
+                match intent {
+                    EditIntent::Edit => self.open_edit_form(node),
+                    EditIntent::Retry => self.confirm_retry(node),
+                }
             }
             Action::Saved(Ok(node)) => {
                 self.notice(format!("saved {} ({})", node.name, node.id_str()));
@@ -279,6 +312,15 @@ impl State {
             }
             _ => Vec::new(),
         }
+    }
+
+    fn open_edit_form(&mut self, node: NodeSummary) -> Vec<Effect> {
+        let Some(full) = self.details.as_ref().filter(|d| d.id_str() == node.id) else {
+            return vec![Effect::LoadNode(node.id)];
+        };
+        let data = full.data.clone().unwrap_or(Value::Null);
+        self.popup = Popup::Edit(Box::new(EditForm::new(node, data)));
+        Vec::new()
     }
 
     pub(super) fn edit_input(&mut self, key: InputKey) -> Vec<Effect> {
@@ -355,53 +397,14 @@ impl State {
                     self.notice("only a failed or incomplete job or kbuild can be retried");
                     return Vec::new();
                 }
-                if let Some(why) = self.edit_refusal(&node) {
-                    self.error(why);
+                if let Some(why) = &self.read_only {
+                    self.error(format!("retrying is off: {why}"));
                     return Vec::new();
                 }
-                let Some(open) = &self.open else {
-                    return Vec::new();
-                };
-                let Some(parent) = node.parent.as_deref().and_then(|p| open.forest.get(p)) else {
-                    self.error("the node's parent is not loaded");
-                    return Vec::new();
-                };
-                let retries = self
-                    .details
-                    .as_ref()
-                    .filter(|d| d.id_str() == node.id)
-                    .map_or(0, |d| d.retry_counter);
-                // As KernelCI's job-retry service: the parent node, narrowed to this job and
-                // platform, with the retry count and who asked.
-                let data = json!({
-                    "id": parent.id,
-                    "kind": parent.kind,
-                    "name": parent.name,
-                    "path": parent.path,
-                    "parent": parent.parent,
-                    "state": parent.state.as_str(),
-                    "result": parent.result.map(NodeResult::as_str),
-                    "data": {"kernel_revision": node.revision.as_ref().map(|r| json!({
-                        "tree": r.tree, "branch": r.branch, "commit": r.commit}))},
-                    "jobfilter": [node.name],
-                    "platform_filter": node.platform.iter().collect::<Vec<_>>(),
-                    "retry_counter": retries + 1,
-                    "debug": {"retry_by": node.id},
-                });
-                self.popup = Popup::Confirm(Box::new(Confirm {
-                    text: vec![
-                        format!("Retry {} {} ({})?", node.kind, node.name, node.id),
-                        format!(
-                            "Publishes {} {} on channel 'retry' with jobfilter [{}], retry {}.",
-                            parent.kind,
-                            parent.name,
-                            node.name,
-                            retries + 1
-                        ),
-                    ],
-                    then: Effect::PublishRetry { data },
-                }));
-                Vec::new()
+                vec![Effect::AskMayEdit {
+                    id: node.id,
+                    intent: EditIntent::Retry,
+                }]
             }
             Action::RetryPublished(Ok(what)) => {
                 self.notice(format!("retry requested: {what}"));
@@ -413,6 +416,53 @@ impl State {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The confirmation of a retry of `node` (a failed or incomplete job or kbuild).
+    fn confirm_retry(&mut self, node: NodeSummary) -> Vec<Effect> {
+        let Some(open) = &self.open else {
+            return Vec::new();
+        };
+        let Some(parent) = node.parent.as_deref().and_then(|p| open.forest.get(p)) else {
+            self.error("the node's parent is not loaded");
+            return Vec::new();
+        };
+        let retries = self
+            .details
+            .as_ref()
+            .filter(|d| d.id_str() == node.id)
+            .map_or(0, |d| d.retry_counter);
+        // As KernelCI's job-retry service: the parent node, narrowed to this job and
+        // platform, with the retry count and who asked.
+        let data = json!({
+            "id": parent.id,
+            "kind": parent.kind,
+            "name": parent.name,
+            "path": parent.path,
+            "parent": parent.parent,
+            "state": parent.state.as_str(),
+            "result": parent.result.map(NodeResult::as_str),
+            "data": {"kernel_revision": node.revision.as_ref().map(|r| json!({
+                "tree": r.tree, "branch": r.branch, "commit": r.commit}))},
+            "jobfilter": [node.name],
+            "platform_filter": node.platform.iter().collect::<Vec<_>>(),
+            "retry_counter": retries + 1,
+            "debug": {"retry_by": node.id},
+        });
+        self.popup = Popup::Confirm(Box::new(Confirm {
+            text: vec![
+                format!("Retry {} {} ({})?", node.kind, node.name, node.id),
+                format!(
+                    "Publishes {} {} on channel 'retry' with jobfilter [{}], retry {}.",
+                    parent.kind,
+                    parent.name,
+                    node.name,
+                    retries + 1
+                ),
+            ],
+            then: Effect::PublishRetry { data },
+        }));
+        Vec::new()
     }
 
     pub(super) fn artifact_action(&mut self, action: Action) -> Vec<Effect> {

@@ -3,6 +3,7 @@ use maestro_common::event::NodeEvent;
 use maestro_common::{NodeResult, NodeState};
 
 use super::*;
+use crate::effect::EditIntent;
 use crate::fixtures;
 
 fn event_for(node: &NodeSummary, state: &str, result: Option<&str>, seq: u64) -> Action {
@@ -246,7 +247,21 @@ fn edits_offer_only_allowed_transitions_and_change_nothing_until_saved() {
     s.focus = Pane::Tree;
     let node = s.selected_node().cloned().unwrap();
     assert_eq!(node.state, NodeState::Done);
-    s.update(Action::StartEdit);
+    let effects = s.update(Action::StartEdit);
+    assert_eq!(
+        effects,
+        [Effect::AskMayEdit {
+            id: node.id.clone(),
+            intent: EditIntent::Edit
+        }],
+        "the server is asked first"
+    );
+    assert_eq!(s.popup, Popup::None);
+    s.update(Action::MayEdit {
+        id: node.id.clone(),
+        intent: EditIntent::Edit,
+        answer: Ok(Some(true)),
+    });
     let Popup::Edit(form) = &s.popup else {
         panic!("no form: {:?}", s.notice)
     };
@@ -286,6 +301,35 @@ fn read_only_refuses_edits_and_says_why() {
 }
 
 #[test]
+fn the_servers_no_is_final_and_a_server_that_cannot_say_gets_the_rule() {
+    let mut s = fixtures::state();
+    s.focus = Pane::Tree;
+    let node = s.selected_node().cloned().unwrap();
+    let ask = |answer| Action::MayEdit {
+        id: node.id.clone(),
+        intent: EditIntent::Edit,
+        answer,
+    };
+    s.update(ask(Ok(Some(false))));
+    assert_eq!(s.popup, Popup::None);
+    assert!(
+        s.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("the server says lab-admin may not")
+    );
+    // The Python server has no such route: lab-admin owns the node, so the rule allows it.
+    s.update(ask(Ok(None)));
+    assert!(matches!(s.popup, Popup::Edit(_)));
+    s.popup = Popup::None;
+    s.whoami.as_mut().unwrap().username = "someone-else".into();
+    s.whoami.as_mut().unwrap().groups.clear();
+    s.update(ask(Ok(None)));
+    assert_eq!(s.popup, Popup::None);
+}
+
+#[test]
 fn a_forbidden_transition_is_refused_before_sending() {
     let s = fixtures::state();
     let mut node = s.selected_node().cloned().unwrap();
@@ -310,7 +354,19 @@ fn retry_publishes_the_parent_narrowed_to_the_job() {
         .cloned()
         .unwrap();
     s.open.as_mut().unwrap().reveal(&job.id);
-    s.update(Action::StartRetry);
+    let effects = s.update(Action::StartRetry);
+    assert_eq!(
+        effects,
+        [Effect::AskMayEdit {
+            id: job.id.clone(),
+            intent: EditIntent::Retry
+        }]
+    );
+    s.update(Action::MayEdit {
+        id: job.id.clone(),
+        intent: EditIntent::Retry,
+        answer: Ok(Some(true)),
+    });
     let Popup::Confirm(c) = &s.popup else {
         panic!("{:?}", s.notice)
     };
