@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod compare;
 pub mod event;
 pub mod node;
 pub mod query;

@@ -88,6 +88,13 @@ pub enum Action {
         /// How many checkouts match the filter in all.
         total: u64,
     },
+    /// A revision's (regressions, fixes), as the server counted them.
+    CompareLoaded {
+        /// The checkout.
+        checkout: NodeId,
+        /// The counts.
+        tally: (u32, u32),
+    },
     /// The counts of one revision's tree.
     SummaryLoaded {
         /// The checkout.

@@ -242,6 +242,19 @@ impl App {
                     Err(e) => Action::Failed(format!("loading older revisions: {e}")),
                 })
             }),
+            Effect::LoadCompare { checkout } => self.spawn(async move {
+                match c.compare(&checkout).await {
+                    Ok(Some(cmp)) => Some(Action::CompareLoaded {
+                        checkout,
+                        tally: (cmp.regressions.len() as u32, cmp.fixes.len() as u32),
+                    }),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "compare");
+                        None
+                    }
+                }
+            }),
             Effect::LoadSummary { checkout, key } => self.spawn(async move {
                 match c.summary(&key).await {
                     Ok(counts) => Some(Action::SummaryLoaded { checkout, counts }),

@@ -200,6 +200,23 @@ impl Client {
         }
     }
 
+    /// A checkout's regressions and fixes (`GET /maestro/node/{id}/compare`, a Maestro
+    /// extension); `None` from a server without it.
+    pub async fn compare(
+        &self,
+        id: &str,
+    ) -> Result<Option<maestro_common::compare::RevisionCompare>, ClientError> {
+        match self.get(&format!("maestro/node/{id}/compare"), &[]).await {
+            Ok((v, _)) => Ok(Some(v)),
+            Err(ClientError::Status { status, detail })
+                if status == StatusCode::NOT_FOUND && detail == "Not Found" =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PATCH /node/{id}`.
     pub async fn patch_node(&self, id: &str, body: &Value) -> Result<Node, ClientError> {
         let (n, _) = self

@@ -1,19 +1,13 @@
 //! Regressions and fixes of a revision against the previous revision of its tree and
-//! branch: nodes matched by path, kbuild config and platform.
+//! branch: nodes matched by path, kbuild config and platform (the rule of
+//! `maestro_common::compare`, which the server's compare extension applies too).
 use std::collections::HashMap;
 
 use maestro_common::NodeResult;
 
 use crate::model::{NodeId, NodeSummary};
 
-/// Which way a result changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChangeKind {
-    /// Passed before, fails now.
-    Regression,
-    /// Failed before, passes now.
-    Fix,
-}
+pub use maestro_common::compare::ChangeKind;
 
 /// One node whose result changed between the two revisions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,21 +20,9 @@ pub struct Change {
     pub key: String,
 }
 
-/// The key two revisions' nodes are matched by: the path below the checkout (the checkout's
-/// own name differs between revisions), the kbuild config and the platform.
+/// The key two revisions' nodes are matched by ([`maestro_common::compare::match_key`]).
 pub fn match_key(n: &NodeSummary) -> String {
-    let below = n.path.get(1..).unwrap_or_default().join(" › ");
-    let mut key = format!("{}:{below}", n.kind);
-    if let Some(c) = &n.config {
-        key.push_str(" [");
-        key.push_str(c);
-        key.push(']');
-    }
-    if let Some(p) = &n.platform {
-        key.push_str(" @");
-        key.push_str(p);
-    }
-    key
+    maestro_common::compare::match_key(&n.kind, &n.path, n.config.as_deref(), n.platform.as_deref())
 }
 
 /// The regressions and fixes of `current` against `previous`, regressions first, each
@@ -59,11 +41,7 @@ pub fn compare<'a>(
         .filter(|n| n.kind != "checkout")
         .filter_map(|n| {
             let key = match_key(n);
-            let kind = match (before.get(&key)?, n.result?) {
-                (NodeResult::Pass, NodeResult::Fail) => ChangeKind::Regression,
-                (NodeResult::Fail, NodeResult::Pass) => ChangeKind::Fix,
-                _ => return None,
-            };
+            let kind = ChangeKind::between(*before.get(&key)?, n.result?)?;
             Some(Change {
                 kind,
                 node: n.id.clone(),

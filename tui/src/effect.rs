@@ -43,6 +43,11 @@ pub enum Effect {
         /// Rows wanted.
         limit: u64,
     },
+    /// Ask the server for a revision's regressions and fixes (the compare extension).
+    LoadCompare {
+        /// The checkout.
+        checkout: NodeId,
+    },
     /// Count a revision's nodes by result.
     LoadSummary {
         /// The checkout.

@@ -494,6 +494,7 @@ impl State {
             }
             a @ (Action::RevisionsLoaded { .. }
             | Action::OlderRevisionsLoaded { .. }
+            | Action::CompareLoaded { .. }
             | Action::SummaryLoaded { .. }
             | Action::TreePage { .. }
             | Action::PreviousLoaded { .. }

@@ -50,6 +50,21 @@ pub(crate) fn router() -> Router<AppState> {
         // edit a node, by the same rule the write paths apply, so that clients such as the
         // monitor ask instead of guessing.
         .route("/maestro/node/{id}/may-edit", get(may_edit))
+        // Maestro extension: a checkout's regressions and fixes against the previous
+        // checkout of its tree and branch (public, like every read).
+        .route("/maestro/node/{id}/compare", get(compare_revision))
+}
+
+/// `GET /maestro/node/{id}/compare`: `RevisionCompare`; 400 bad id or not a checkout, 404
+/// missing.
+async fn compare_revision(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<maestro_common::compare::RevisionCompare>> {
+    let id = ops::parse_id(&id)?;
+    Ok(Json(
+        crate::nodes::compare::compare(&*state.store, &id).await?,
+    ))
 }
 
 /// `GET /maestro/node/{id}/may-edit`: `{"may_edit": bool}`; 400 bad id, 404 missing node,

@@ -193,3 +193,80 @@ async fn query_language_types_values_and_rejects_what_it_cannot_answer() {
         assert!(!detail(&r).is_empty(), "{bad}");
     }
 }
+
+/// A checkout of mainline/master at `commit` with tests `(name, result)` under it.
+async fn revision_with(app: &TestApp, t: &str, commit: &str, tests: &[(&str, &str)]) -> String {
+    let mut co = checkout("checkout");
+    co["data"]["kernel_revision"]["commit"] = json!(commit);
+    let co = app.create(t, co).await;
+    let cid = co["id"].as_str().unwrap().to_owned();
+    for (name, result) in tests {
+        let mut n = child("test", name, &cid);
+        n["state"] = json!("done");
+        n["result"] = json!(result);
+        n["data"]["kernel_revision"] = co["data"]["kernel_revision"].clone();
+        app.create(t, n).await;
+    }
+    cid
+}
+
+#[tokio::test]
+async fn compare_lists_regressions_and_fixes_against_the_previous_checkout() {
+    let app = TestApp::new().await;
+    let t = app.user("alice", false, &[]).await;
+    let first = revision_with(
+        &app,
+        &t,
+        "aaaa",
+        &[("login", "pass"), ("dmesg", "fail"), ("boot", "pass")],
+    )
+    .await;
+    let second = revision_with(
+        &app,
+        &t,
+        "bbbb",
+        &[
+            ("login", "fail"),
+            ("dmesg", "pass"),
+            ("boot", "pass"),
+            ("new", "fail"),
+        ],
+    )
+    .await;
+
+    let r = app
+        .get(&format!("/latest/maestro/node/{second}/compare"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["previous"], json!(first));
+    let names = |k: &str| -> Vec<String> {
+        r.body[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names("regressions"), ["test:login @qemu"]);
+    assert_eq!(names("fixes"), ["test:dmesg @qemu"]);
+
+    let r = app
+        .get(&format!("/latest/maestro/node/{first}/compare"))
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"previous": null, "regressions": [], "fixes": []})
+    );
+    let test = app.create(&t, child("test", "x", &first)).await;
+    let r = app
+        .get(&format!(
+            "/latest/maestro/node/{}/compare",
+            test["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = app
+        .get("/latest/maestro/node/0123456789abcdef01234567/compare")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

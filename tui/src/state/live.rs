@@ -83,10 +83,28 @@ impl State {
                             checkout: r.checkout.id.clone(),
                             key,
                         });
+                        effects.push(Effect::LoadCompare {
+                            checkout: r.checkout.id.clone(),
+                        });
                     }
                     self.revisions.push(r);
                 }
                 effects
+            }
+            Action::CompareLoaded { checkout, tally } => {
+                let open_has_its_own = self
+                    .open
+                    .as_ref()
+                    .is_some_and(|o| o.checkout == checkout && o.changes.is_some());
+                if let Some(r) = self
+                    .revisions
+                    .iter_mut()
+                    .find(|r| r.checkout.id == checkout)
+                    && !open_has_its_own
+                {
+                    r.compare = Some(tally);
+                }
+                Vec::new()
             }
             Action::SummaryLoaded { checkout, counts } => {
                 if let Some(r) = self
@@ -230,11 +248,16 @@ impl State {
         let mut effects: Vec<Effect> = self
             .revisions
             .iter()
-            .filter_map(|r| {
-                Some(Effect::LoadSummary {
-                    checkout: r.checkout.id.clone(),
-                    key: r.checkout.revision.clone()?,
-                })
+            .filter(|r| r.checkout.revision.is_some())
+            .flat_map(|r| {
+                let checkout = r.checkout.id.clone();
+                [
+                    Effect::LoadSummary {
+                        checkout: checkout.clone(),
+                        key: r.checkout.revision.clone().unwrap_or_default(),
+                    },
+                    Effect::LoadCompare { checkout },
+                ]
             })
             .collect();
         if !self.stream_started {
@@ -293,6 +316,9 @@ impl State {
                 effects.push(Effect::LoadSummary {
                     checkout: row.checkout.id.clone(),
                     key: key.clone(),
+                });
+                effects.push(Effect::LoadCompare {
+                    checkout: row.checkout.id.clone(),
                 });
             } else if let Some(summary) = &mut row.summary {
                 if !created {

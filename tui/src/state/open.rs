@@ -160,12 +160,11 @@ impl OpenRevision {
         };
         changes.retain(|c| c.node != id);
         let key = crate::compare::match_key(node);
-        let kind = match (self.previous_index.get(&key), node.result) {
-            (Some(NodeResult::Pass), Some(NodeResult::Fail)) => {
-                crate::compare::ChangeKind::Regression
-            }
-            (Some(NodeResult::Fail), Some(NodeResult::Pass)) => crate::compare::ChangeKind::Fix,
-            _ => return,
+        let (Some(before), Some(now)) = (self.previous_index.get(&key), node.result) else {
+            return;
+        };
+        let Some(kind) = crate::compare::ChangeKind::between(*before, now) else {
+            return;
         };
         let change = crate::compare::Change {
             kind,

@@ -448,6 +448,11 @@ fn the_last_revision_row_loads_the_next_older_page() {
         total: 57,
     });
     assert_eq!(s.revisions.len(), 5, "appended, without duplicates");
-    assert_eq!(effects.len(), 1, "its counts are loaded");
+    assert_eq!(effects.len(), 2, "its counts and compare are loaded");
+    s.update(Action::CompareLoaded {
+        checkout: "6b0ee0000000000000000001".into(),
+        tally: (3, 1),
+    });
+    assert_eq!(s.revisions[4].compare, Some((3, 1)), "the server's compare in the list");
     assert!(!s.loading_older);
 }
