@@ -453,6 +453,10 @@ fn the_last_revision_row_loads_the_next_older_page() {
         checkout: "6b0ee0000000000000000001".into(),
         tally: (3, 1),
     });
-    assert_eq!(s.revisions[4].compare, Some((3, 1)), "the server's compare in the list");
+    assert_eq!(
+        s.revisions[4].compare,
+        Some((3, 1)),
+        "the server's compare in the list"
+    );
     assert!(!s.loading_older);
 }

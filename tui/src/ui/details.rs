@@ -155,18 +155,36 @@ pub fn compare(frame: &mut Frame<'_>, state: &State, theme: Theme, area: Rect, f
         Some(_) => "the previous revision",
         None => "nothing (first revision of its tree and branch)",
     };
-    let title = format!("Compare: ▼{reg} regressions ▲{fix} fixes vs {against}");
+    let title = format!("▼{reg} regressions (pass→fail) ▲{fix} fixes vs {against}");
     let items: Vec<ListItem<'_>> = changes
         .iter()
         .map(|c| {
             let (glyph, status) = match c.kind {
-                ChangeKind::Regression => ("▼ pass → fail", Status::Fail),
-                ChangeKind::Fix => ("▲ fail → pass", Status::Pass),
+                ChangeKind::Regression => ("▼", Status::Fail),
+                ChangeKind::Fix => ("▲", Status::Pass),
             };
-            ListItem::new(Line::from(vec![
-                Span::styled(format!("{glyph} "), theme.status(status)),
-                Span::raw(c.key.clone()),
-            ]))
+            // The node's name first, then where it is (job, kbuild, platform): the key
+            // reads from the checkout down and would be cut before the name.
+            let mut spans = vec![Span::styled(format!("{glyph} "), theme.status(status))];
+            match open.forest.get(&c.node) {
+                Some(n) => {
+                    spans.push(Span::raw(n.name.clone()));
+                    let mut wher: Vec<String> = n
+                        .path
+                        .get(1..n.path.len().saturating_sub(1))
+                        .unwrap_or_default()
+                        .iter()
+                        .rev()
+                        .cloned()
+                        .collect();
+                    if let Some(p) = &n.platform {
+                        wher.push(format!("@{p}"));
+                    }
+                    spans.push(Span::styled(format!("  {}", wher.join(" ‹ ")), theme.dim()));
+                }
+                None => spans.push(Span::raw(c.key.clone())),
+            }
+            ListItem::new(Line::from(spans))
         })
         .collect();
     let mut ls = ListState::default().with_selected(Some(state.compare_selected));

@@ -55,26 +55,27 @@ pub fn render(
                 format!("  {} ", fit(&format!("{tree}/{branch}"), 24)),
                 theme.dim(),
             )];
+            // Regressions first: they are what makes a revision stand out.
+            if let Some((reg, fix)) = r.compare {
+                if reg > 0 {
+                    second.push(Span::styled(
+                        format!("▼{reg} "),
+                        theme.status(crate::model::Status::Fail),
+                    ));
+                }
+                if fix > 0 {
+                    second.push(Span::styled(
+                        format!("▲{fix} "),
+                        theme.status(crate::model::Status::Pass),
+                    ));
+                }
+            }
             match &r.summary {
                 Some(counts) if counts.total() == 0 => {
                     second.push(Span::styled("no results yet", theme.dim()));
                 }
                 Some(counts) => second.extend(counts_spans(counts, theme)),
                 None => second.push(Span::styled("…", theme.dim())),
-            }
-            if let Some((reg, fix)) = r.compare {
-                if reg > 0 {
-                    second.push(Span::styled(
-                        format!(" ▼{reg}"),
-                        theme.status(crate::model::Status::Fail),
-                    ));
-                }
-                if fix > 0 {
-                    second.push(Span::styled(
-                        format!(" ▲{fix}"),
-                        theme.status(crate::model::Status::Pass),
-                    ));
-                }
             }
             Row::new(vec![Cell::from(ratatui::text::Text::from(vec![
                 first,
