@@ -505,3 +505,33 @@ async fn watch_exits_with_the_outcome() {
     let (code, _) = finish(watch(&closed, None, passed["id"].as_str().unwrap()));
     assert_eq!(code, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_websocket_and_a_token_it_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Backend::Sqlite);
+    let admin = server.admin().await;
+    revision(&admin, "v6.7", &[("login", "pass")]).await;
+    let url = proxy_without_ws(server.url.clone()).await;
+    let mut app = App::new(&config(&url, None), Theme { color: false });
+    app.start();
+    open_newest(&mut app, 4).await;
+    assert!(
+        app.run_until(WAIT, |s| s.conn == ConnState::Polling).await,
+        "{:?}",
+        app.state.conn
+    );
+    let login = node_named(&app.state, "login").unwrap().id.clone();
+    let (s, _) = patch(&admin, &json!(login), json!({"result": "fail"})).await;
+    assert_eq!(s, 200);
+    assert!(
+        app.run_until(WAIT, |s| node_named(s, "login")
+            .is_some_and(|n| n.result == Some(maestro_common::NodeResult::Fail)))
+            .await
+    );
+    let text = screen(&mut app);
+    assert!(
+        text.contains("polling") && text.contains("read-only"),
+        "{text}"
+    );
+}
