@@ -4,7 +4,7 @@ use maestro_common::Node;
 use maestro_common::event::NodeEvent;
 
 use crate::model::{Counts, NodeId, NodeSummary, Revision};
-use crate::state::{ConnState, Whoami};
+use crate::session::{ConnState, Whoami};
 
 /// What can happen to the state.
 #[derive(Clone, Debug, PartialEq)]

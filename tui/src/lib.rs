@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod keymap;
 pub mod model;
 pub mod script;
+pub mod session;
 pub mod state;
 pub mod stream;
 pub mod ui;
