@@ -81,6 +81,11 @@ impl Client {
         &self.base
     }
 
+    /// The HTTP client (one connection pool for every call).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The token, if any.
     pub fn token(&self) -> Option<&Secret> {
         self.token.as_ref()

@@ -254,7 +254,8 @@ async fn authed_json(client: &Client, rb: reqwest::RequestBuilder) -> Result<Val
 }
 
 async fn subscribe(client: &Client) -> Result<u64, ClientError> {
-    let rb = reqwest::Client::new()
+    let rb = client
+        .http()
         .post(client.url("subscribe/node"))
         .query(&[("promisc", "true")]);
     let v = authed_json(client, rb).await?;
@@ -265,7 +266,8 @@ async fn subscribe(client: &Client) -> Result<u64, ClientError> {
 
 /// One `/listen`: the CloudEvent, or `None` for a keep-alive BEEP.
 async fn listen(client: &Client, sub: u64) -> Result<Option<Value>, ClientError> {
-    let rb = reqwest::Client::new()
+    let rb = client
+        .http()
         .get(client.url(&format!("listen/{sub}")))
         .timeout(Duration::from_secs(90));
     let v = authed_json(client, rb).await?;
