@@ -124,6 +124,23 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_SUBSCRIPTION_IDLE_SECS", default_value_t = crate::pubsub::DEFAULT_IDLE_SECS)]
     pub subscription_idle_secs: u64,
 
+    /// Failed logins (and password updates) allowed per username per window; then 429
+    /// until the window ends (0: no limit).
+    #[arg(long, env = "MAESTRO_LOGIN_FAILURES_PER_USER", default_value_t = 10)]
+    pub login_failures_per_user: u32,
+
+    /// Failed logins allowed per client address per window (0: no limit).
+    #[arg(
+        long,
+        env = "MAESTRO_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 100
+    )]
+    pub login_failures_per_address: u32,
+
+    /// The window of the failed-login limits, in seconds.
+    #[arg(long, env = "MAESTRO_LOGIN_FAILURE_WINDOW_SECS", default_value_t = 60)]
+    pub login_failure_window_secs: u64,
+
     /// The `source` of the CloudEvents the server sends.
     #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
     pub cloud_events_source: String,

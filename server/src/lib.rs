@@ -21,6 +21,8 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod hash_pool;
+pub mod login_limit;
 pub mod mail;
 pub mod nodes;
 pub mod pubsub;
@@ -92,8 +94,14 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
     }));
     bootstrap::ensure_admin(&state, cfg).await?;
     let pubsub = pubsub::PubSub::new(pubsub::PubSubConfig::from_config(cfg));
+    let login_limits = login_limit::LoginLimiter::new(login_limit::LoginLimitConfig {
+        per_username: cfg.login_failures_per_user,
+        per_address: cfg.login_failures_per_address,
+        window: Duration::from_secs(cfg.login_failure_window_secs.max(1)),
+    });
     let state = AppState {
         pubsub: Arc::new(pubsub),
+        login_limits: Arc::new(login_limits),
         ..state
     };
     Ok(state)

@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 mod events;
 mod groups;
-mod invites;
+pub(crate) mod invites;
 mod nodes;
 mod pubsub;
 mod users;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub ws: Arc<crate::ws::Hub>,
     /// Subscriptions of `/subscribe` and `/listen`, and the `/push` and `/pop` queues.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Failed-login counters of `/user/login` and `/user/update-password`.
+    pub login_limits: Arc<crate::login_limit::LoginLimiter>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
             tasks: TaskTracker::new(),
             ws: Arc::default(),
             pubsub: Arc::default(),
+            login_limits: Arc::default(),
         }
     }
 }
