@@ -141,6 +141,17 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_LOGIN_FAILURE_WINDOW_SECS", default_value_t = 60)]
     pub login_failure_window_secs: u64,
 
+    /// The largest event accepted, in bytes of serialised `data` and attributes: a
+    /// `/publish`, or a node write whose event (which carries the node's `data`) would be
+    /// larger, is answered 413.
+    #[arg(long, env = "MAESTRO_MAX_EVENT_BYTES", default_value_t = crate::events::log::DEFAULT_MAX_EVENT_BYTES)]
+    pub max_event_bytes: usize,
+
+    /// Serialised bytes of recent events kept in memory for listeners (besides the count
+    /// limit); listeners further behind read the store.
+    #[arg(long, env = "MAESTRO_EVENT_WINDOW_BYTES", default_value_t = crate::events::log::DEFAULT_WINDOW_BYTES)]
+    pub event_window_bytes: usize,
+
     /// The `source` of the CloudEvents the server sends.
     #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
     pub cloud_events_source: String,

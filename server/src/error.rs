@@ -82,6 +82,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => Self::NotFound(format!("Not found: {what}")),
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::Stale(what) => Self::Stale(what),
+            StoreError::TooLarge(what) => Self::PayloadTooLarge(what),
             StoreError::Backend(source) => Self::Internal(source.to_string()),
         }
     }

@@ -83,8 +83,13 @@ pub fn token_keys(cfg: &Config) -> anyhow::Result<auth::TokenKeys> {
 
 /// Opens the configured store and prepares the state (secret key, first admin).
 pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
+    let store = open_store(cfg).await?;
+    store.event_log().set_limits(events::EventLimits {
+        window_bytes: cfg.event_window_bytes,
+        max_event_bytes: cfg.max_event_bytes,
+    });
     let mut state = AppState::new(
-        open_store(cfg).await?,
+        store,
         Arc::new(token_keys(cfg)?),
         Arc::new(onboarding(cfg)?),
     );

@@ -1,6 +1,6 @@
 //! The HTTP surface: routers per resource, version-prefix handling and fallbacks.
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -39,6 +39,31 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_LIMIT))
+        .layer(axum::middleware::map_response(json_payload_too_large))
+}
+
+/// The largest request body read (axum's default, stated so that the 413 can say it).
+pub(crate) const REQUEST_BODY_LIMIT: usize = 2 << 20;
+
+/// Axum's own 413 (a body over [`REQUEST_BODY_LIMIT`]) is plain text; every error of this
+/// API is JSON `{"detail": ...}`.
+async fn json_payload_too_large(resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return resp;
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({
+            "detail": format!("Request body is larger than the limit of {REQUEST_BODY_LIMIT} bytes")
+        })),
+    )
+        .into_response()
 }
 
 async fn root() -> Json<serde_json::Value> {

@@ -30,6 +30,10 @@ pub enum StoreError {
     /// wrote it first); nothing was written. The caller re-reads and tries again.
     #[error("changed concurrently: {0}")]
     Stale(String),
+    /// The event of the write is over the size cap ([`EventLog::admit`]); nothing was
+    /// written.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// The database failed; the request may be retried.
     #[error("storage backend error: {0}")]
     Backend(#[source] BoxError),

@@ -6,12 +6,16 @@
 //! `MAESTRO_TEST_MONGODB_URI`; without it the MongoDB tests are skipped, unless `CI=true`.
 //!
 //! Cases:
+//! * `events`: events over the size cap are 413 and not stored; request bodies over the
+//!   limit are JSON 413; the window is bounded by bytes; `/events` pages through.
 //! * `login`: password hashing runs one per permit; failed logins per username and per
 //!   address get 429 with `Retry-After`, the same for unknown users as for wrong passwords.
 
 // Helpers outside #[test] fns panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "hardening/events.rs"]
+mod events;
 #[path = "hardening/login.rs"]
 mod login;
 // Shared with the security suite; not every helper is used here.
@@ -99,6 +103,9 @@ macro_rules! hardening_suite {
 }
 
 hardening_suite! {
+    events::events_over_the_cap_are_413_and_not_stored,
+    events::bodies_over_the_request_limit_are_json_413,
+    events::the_window_is_bounded_by_bytes_and_events_page_through,
     login::failed_logins_get_429_per_username_and_per_address,
     login::password_checks_wait_for_a_hashing_permit,
 }

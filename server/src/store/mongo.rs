@@ -140,6 +140,9 @@ impl Store for MongoStore {
         writes: Vec<NodeWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
+        if let Some(e) = &event {
+            self.event_log.admit(e)?;
+        }
         write::write_nodes(self, &writes, event).await
     }
 

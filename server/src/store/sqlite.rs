@@ -370,6 +370,9 @@ impl Store for SqliteStore {
         writes: Vec<NodeWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
+        if let Some(e) = &event {
+            self.inner.log.admit(e)?;
+        }
         let log = self.inner.log.clone();
         self.inner
             .writer
