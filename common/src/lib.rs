@@ -6,6 +6,7 @@
 pub mod api;
 pub mod event;
 pub mod node;
+pub mod pattern;
 pub mod query;
 pub mod timestamp;
 pub mod user;

@@ -59,6 +59,10 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// `Retry-After` of a 503 for an unavailable store: long enough not to hammer a
+/// recovering database, short enough for a restart.
+pub const STORE_RETRY_AFTER_SECS: u64 = 5;
+
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -83,6 +87,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::Stale(what) => Self::Stale(what),
             StoreError::TooLarge(what) => Self::PayloadTooLarge(what),
+            StoreError::Invalid(what) => Self::BadRequest(what),
+            StoreError::Unavailable(what) => Self::Unavailable {
+                detail: what,
+                retry_after: STORE_RETRY_AFTER_SECS,
+            },
             StoreError::Backend(source) => Self::Internal(source.to_string()),
         }
     }

@@ -34,6 +34,13 @@ pub enum StoreError {
     /// written.
     #[error("too large: {0}")]
     TooLarge(String),
+    /// The database refused the request as malformed (a pattern or value it cannot take).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database is unreachable, or did not answer in time; the request may be retried
+    /// shortly.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// The database failed; the request may be retried.
     #[error("storage backend error: {0}")]
     Backend(#[source] BoxError),

@@ -18,6 +18,8 @@
 mod events;
 #[path = "hardening/login.rs"]
 mod login;
+#[path = "hardening/mistakes.rs"]
+mod mistakes;
 // Shared with the security suite; not every helper is used here.
 #[allow(dead_code)]
 #[path = "security/support.rs"]
@@ -106,6 +108,9 @@ hardening_suite! {
     events::events_over_the_cap_are_413_and_not_stored,
     events::bodies_over_the_request_limit_are_json_413,
     events::the_window_is_bounded_by_bytes_and_events_page_through,
+    mistakes::many_query_parameters_are_answered,
+    mistakes::odd_dates_and_regexes_are_not_500,
+    mistakes::logout_is_served_as_upstream,
     login::failed_logins_get_429_per_username_and_per_address,
     login::password_checks_wait_for_a_hashing_permit,
 }

@@ -130,6 +130,8 @@ fn parse_query(raw: Option<&str>) -> ApiResult<EventQuery> {
     }
     if let Some(path) = params.remove("path").filter(|v| !v.is_empty()) {
         regex::Regex::new(&path).map_err(|e| bad(format!("Invalid 'path' pattern: {e}")))?;
+        maestro_common::pattern::check_pcre_compatible(&path)
+            .map_err(|e| bad(format!("Invalid 'path' pattern: {e}")))?;
         conditions.push(Condition {
             field: "data.path".to_owned(),
             op: Op::Regex,

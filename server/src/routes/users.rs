@@ -32,6 +32,7 @@ pub(crate) fn router() -> Router<AppState> {
     // Fixed `/user/...` paths take precedence over `/user/{id}` in axum, whatever the order.
     Router::new()
         .route("/user/login", post(login))
+        .route("/user/logout", post(logout))
         .route("/user/update-password", post(update_password))
         .route("/user/register", post(register))
         .route("/whoami", get(whoami))
@@ -140,6 +141,12 @@ async fn login(
         access_token,
         token_type: "bearer".into(),
     }))
+}
+
+/// `POST /user/logout`: verified user; 204. Access tokens are stateless JWTs, so there is
+/// nothing to revoke, as with fastapi-users' JWT strategy.
+async fn logout(VerifiedUser(_): VerifiedUser) -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
 }
 
 async fn whoami(VerifiedUser(user): VerifiedUser) -> Json<UserRead> {

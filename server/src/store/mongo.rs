@@ -413,6 +413,31 @@ fn case_insensitive() -> Collation {
 
 /// A driver error as a store error.
 fn backend(e: DriverError) -> StoreError {
+    match error_code(&e) {
+        // BadValue, invalid regex, regex too complex: the client's query (a pattern our
+        // check let through, a value the server cannot take), not a failure of the store.
+        Some(2 | 51091 | 51108 | 51109) => {
+            let msg = match e.kind.as_ref() {
+                ErrorKind::Command(c) => c.message.clone(),
+                _ => e.to_string(),
+            };
+            return StoreError::Invalid(format!("The database refused the query: {msg}"));
+        }
+        // MaxTimeMSExpired: the query ran over `maxTimeMS`.
+        Some(50) => {
+            return StoreError::Unavailable("The query took too long and was stopped".into());
+        }
+        _ => {}
+    }
+    if matches!(
+        e.kind.as_ref(),
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+    ) {
+        tracing::warn!(error = %e, "MongoDB unreachable");
+        return StoreError::Unavailable("The database is unreachable".into());
+    }
     StoreError::Backend(Box::new(e))
 }
 
