@@ -29,6 +29,7 @@ pub mod pubsub;
 mod routes;
 pub mod state;
 pub mod store;
+pub mod unread_body;
 pub mod users;
 pub mod ws;
 

@@ -41,6 +41,9 @@ pub(crate) fn router() -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_LIMIT))
         .layer(axum::middleware::map_response(json_payload_too_large))
+        .layer(axum::middleware::from_fn(
+            crate::unread_body::close_if_body_unread,
+        ))
 }
 
 /// The largest request body read (axum's default, stated so that the 413 can say it).

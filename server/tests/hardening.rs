@@ -8,6 +8,7 @@
 //! Cases:
 //! * `events`: events over the size cap are 413 and not stored; request bodies over the
 //!   limit are JSON 413; the window is bounded by bytes; `/events` pages through.
+//! * `keepalive`: answers given before the body was read say `Connection: close`.
 //! * `login`: password hashing runs one per permit; failed logins per username and per
 //!   address get 429 with `Retry-After`, the same for unknown users as for wrong passwords.
 
@@ -16,6 +17,8 @@
 
 #[path = "hardening/events.rs"]
 mod events;
+#[path = "hardening/keepalive.rs"]
+mod keepalive;
 #[path = "hardening/login.rs"]
 mod login;
 #[path = "hardening/mistakes.rs"]
@@ -111,6 +114,7 @@ hardening_suite! {
     mistakes::many_query_parameters_are_answered,
     mistakes::odd_dates_and_regexes_are_not_500,
     mistakes::logout_is_served_as_upstream,
+    keepalive::refusals_before_the_body_say_connection_close,
     login::failed_logins_get_429_per_username_and_per_address,
     login::password_checks_wait_for_a_hashing_permit,
 }
