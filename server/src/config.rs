@@ -152,6 +152,18 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_EVENT_WINDOW_BYTES", default_value_t = crate::events::log::DEFAULT_WINDOW_BYTES)]
     pub event_window_bytes: usize,
 
+    /// Milliseconds one store call may take; beyond, the request is answered 503 with
+    /// `Retry-After`. With MongoDB, also how long to wait for an unreachable server (at start
+    /// too) unless the URI sets `serverSelectionTimeoutMS`/`connectTimeoutMS`.
+    #[arg(long, env = "MAESTRO_STORE_TIMEOUT_MS", default_value_t = 5_000)]
+    pub store_timeout_ms: u64,
+
+    /// `maxTimeMS` of every MongoDB query that takes a client's filter: the server stops a
+    /// query running longer (a costly regex, say), answered 503. Keep it under
+    /// `--store-timeout-ms`, so the database stops the query before the request gives up.
+    #[arg(long, env = "MAESTRO_MONGODB_MAX_TIME_MS", default_value_t = 4_000)]
+    pub mongodb_max_time_ms: u64,
+
     /// The `source` of the CloudEvents the server sends.
     #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
     pub cloud_events_source: String,

@@ -54,18 +54,28 @@ pub fn app(state: AppState) -> App {
 /// Opens the store the configuration selects: MongoDB when `mongodb_uri` is set, else the
 /// SQLite database in `data_dir`.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
-    Ok(match &cfg.mongodb_uri {
+    let timeout = Duration::from_millis(cfg.store_timeout_ms.max(1));
+    let store: Arc<dyn store::Store> = match &cfg.mongodb_uri {
         Some(uri) => Arc::new(
-            store::mongo::MongoStore::connect(&uri.0, &cfg.mongodb_database)
-                .await
-                .context("connecting to MongoDB")?,
+            store::mongo::MongoStore::connect_with(
+                &uri.0,
+                &cfg.mongodb_database,
+                store::mongo::MongoTimeouts {
+                    connect: timeout,
+                    max_time: Duration::from_millis(cfg.mongodb_max_time_ms.max(1)),
+                },
+            )
+            .await
+            .context("connecting to MongoDB")?,
         ),
         None => Arc::new(
             store::sqlite::SqliteStore::open(&cfg.data_dir).with_context(|| {
                 format!("opening the SQLite store in {}", cfg.data_dir.display())
             })?,
         ),
-    })
+    };
+    // Every call of every request bounded: an outage is a 503, never a hang.
+    Ok(Arc::new(store::timed::TimedStore::new(store, timeout)))
 }
 
 /// The token keys of the configuration: `secret_key` when given, else the secret kept in

@@ -13,6 +13,7 @@ use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
 pub mod mongo;
 pub mod sqlite;
+pub mod timed;
 
 /// A boxed error from a storage driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -227,6 +228,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The recent events in memory, and the head sequence.
     fn event_log(&self) -> &Arc<EventLog>;
+
+    /// `Ok` when the database answers a trivial request (the health endpoint).
+    async fn ping(&self) -> StoreResult<()>;
 
     /// Up to `limit` stored events with a sequence above `after`, in sequence order.
     async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>>;

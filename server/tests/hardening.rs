@@ -9,6 +9,10 @@
 //! * `events`: events over the size cap are 413 and not stored; request bodies over the
 //!   limit are JSON 413; the window is bounded by bytes; `/events` pages through.
 //! * `keepalive`: answers given before the body was read say `Connection: close`.
+//! * `outage`: a locked SQLite database and a frozen MongoDB are quick 503s with
+//!   `Retry-After`; the health endpoint reports it; service resumes; start-up with MongoDB
+//!   unreachable fails within seconds. These build their own stores (a pausable TCP relay
+//!   in front of the MongoDB-wire server), so they are plain tests, not suite cases.
 //! * `login`: password hashing runs one per permit; failed logins per username and per
 //!   address get 429 with `Retry-After`, the same for unknown users as for wrong passwords.
 
@@ -23,6 +27,8 @@ mod keepalive;
 mod login;
 #[path = "hardening/mistakes.rs"]
 mod mistakes;
+#[path = "hardening/outage.rs"]
+mod outage;
 // Shared with the security suite; not every helper is used here.
 #[allow(dead_code)]
 #[path = "security/support.rs"]
@@ -117,4 +123,22 @@ hardening_suite! {
     keepalive::refusals_before_the_body_say_connection_close,
     login::failed_logins_get_429_per_username_and_per_address,
     login::password_checks_wait_for_a_hashing_permit,
+}
+
+/// The outage cases, which build their own stores.
+mod outages {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_locked_database_is_a_quick_503() {
+        crate::outage::sqlite_locked_database_is_a_quick_503().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn mongodb_outage_is_a_quick_503_and_recovers() {
+        crate::outage::mongodb_outage_is_a_quick_503_and_recovers().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn start_up_with_mongodb_unreachable_fails_within_seconds() {
+        crate::outage::start_up_with_mongodb_unreachable_fails_within_seconds().await;
+    }
 }

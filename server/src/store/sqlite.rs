@@ -393,6 +393,11 @@ impl Store for SqliteStore {
         &self.inner.log
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
+    }
+
     async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>> {
         self.read(move |c| events::after(c, after, limit)).await
     }
