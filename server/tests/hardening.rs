@@ -25,6 +25,8 @@ mod events;
 mod keepalive;
 #[path = "hardening/login.rs"]
 mod login;
+#[path = "hardening/max_time.rs"]
+mod max_time;
 #[path = "hardening/mistakes.rs"]
 mod mistakes;
 #[path = "hardening/outage.rs"]
@@ -135,6 +137,11 @@ mod outages {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn mongodb_outage_is_a_quick_503_and_recovers() {
         crate::outage::mongodb_outage_is_a_quick_503_and_recovers().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_query_over_max_time_is_stopped_and_503() {
+        crate::max_time::a_query_over_max_time_is_stopped_and_503().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
