@@ -164,6 +164,17 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_MONGODB_MAX_TIME_MS", default_value_t = 4_000)]
     pub mongodb_max_time_ms: u64,
 
+    /// Open client connections at most (0: the soft open-file limit, raised at start as far
+    /// as the hard limit allows, less 256); further connections wait in the listen backlog.
+    #[arg(long, env = "MAESTRO_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Seconds a connection has to send a request's complete headers, counted from when it
+    /// is ready for one: also how long a keep-alive connection may sit idle between
+    /// requests. Slow, partial or absent headers are closed after it.
+    #[arg(long, env = "MAESTRO_HEADER_READ_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_read_timeout_secs: u64,
+
     /// The `source` of the CloudEvents the server sends.
     #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
     pub cloud_events_source: String,

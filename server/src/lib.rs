@@ -3,14 +3,11 @@
 //! [`app`] builds the HTTP service and [`run`] serves it; `main.rs` only parses the
 //! configuration and calls them, so tests can run the real server on any listener.
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::ServiceExt;
 use axum::extract::Request;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -27,6 +24,7 @@ pub mod mail;
 pub mod nodes;
 pub mod pubsub;
 mod routes;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod unread_body;
@@ -115,9 +113,20 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
         per_address: cfg.login_failures_per_address,
         window: Duration::from_secs(cfg.login_failure_window_secs.max(1)),
     });
+    let max_connections = match cfg.max_connections {
+        // Below the soft descriptor limit (which `main` raised as far as allowed).
+        0 => serve::max_connections_for(
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
+        ),
+        n => n,
+    };
     let state = AppState {
         pubsub: Arc::new(pubsub),
         login_limits: Arc::new(login_limits),
+        conn_limits: serve::ConnLimits {
+            max_connections,
+            header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
+        },
         ..state
     };
     Ok(state)
@@ -151,11 +160,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (token, tasks) = (state.shutdown.clone(), state.tasks.clone());
+    let limits = state.conn_limits;
     // Drops idle subscriptions while serving; stopped when `run` returns.
     let _cleanup = state.pubsub.spawn_cleanup();
     let svc = app(state);
-    // With the peer address, so invites can trust forwarding headers from local proxies only.
-    let svc = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(svc);
     let signal = {
         let token = token.clone();
         async move {
@@ -164,17 +172,7 @@ pub async fn run(
             token.cancel();
         }
     };
-    // Small frames (events, long-poll answers) go out at once instead of waiting for the
-    // peer's delayed ACK (Nagle), which cost WebSocket deliveries 40 ms spikes.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "setting TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, svc)
-        .with_graceful_shutdown(signal)
-        .await
-        .context("serving HTTP");
+    serve::serve(listener, svc, limits, signal).await;
     token.cancel();
     tasks.close();
     if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, tasks.wait())
@@ -186,5 +184,5 @@ pub async fn run(
             "sessions still open after the shutdown timeout"
         );
     }
-    served
+    Ok(())
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub pubsub: Arc<crate::pubsub::PubSub>,
     /// Failed-login counters of `/user/login` and `/user/update-password`.
     pub login_limits: Arc<crate::login_limit::LoginLimiter>,
+    /// Client-connection limits of `crate::run`.
+    pub conn_limits: crate::serve::ConnLimits,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             ws: Arc::default(),
             pubsub: Arc::default(),
             login_limits: Arc::default(),
+            conn_limits: crate::serve::ConnLimits::default(),
         }
     }
 }

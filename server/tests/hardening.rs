@@ -6,6 +6,9 @@
 //! `MAESTRO_TEST_MONGODB_URI`; without it the MongoDB tests are skipped, unless `CI=true`.
 //!
 //! Cases:
+//! * `connections` (plain tests, a real loopback listener): partial headers, silent and
+//!   idle keep-alive connections are closed after the header-read timeout; open
+//!   connections are bounded.
 //! * `events`: events over the size cap are 413 and not stored; request bodies over the
 //!   limit are JSON 413; the window is bounded by bytes; `/events` pages through.
 //! * `keepalive`: answers given before the body was read say `Connection: close`.
@@ -19,6 +22,8 @@
 // Helpers outside #[test] fns panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 
+#[path = "hardening/connections.rs"]
+mod connections;
 #[path = "hardening/events.rs"]
 mod events;
 #[path = "hardening/keepalive.rs"]
@@ -142,6 +147,16 @@ mod outages {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_query_over_max_time_is_stopped_and_503() {
         crate::max_time::a_query_over_max_time_is_stopped_and_503().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn slow_headers_and_idle_connections_are_closed() {
+        crate::connections::slow_headers_and_idle_connections_are_closed().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn open_connections_are_bounded() {
+        crate::connections::open_connections_are_bounded().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
