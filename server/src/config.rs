@@ -199,10 +199,74 @@ impl Config {
         }
     }
 
+    /// Refuses values that would break at run time: lifetimes that overflow token times
+    /// (tokens born expired), keep-alive periods that overflow timers (every `/listen`
+    /// panicking).
+    pub fn validate(&self) -> Result<(), String> {
+        const CENTURY_SECS: u64 = 100 * 366 * 86_400;
+        let checks = [
+            (
+                "--token-lifetime-secs",
+                self.token_lifetime_secs,
+                CENTURY_SECS,
+            ),
+            (
+                "--invite-token-lifetime-secs",
+                self.invite_token_lifetime_secs,
+                CENTURY_SECS,
+            ),
+            ("--keep-alive-secs", self.keep_alive_secs, 86_400),
+            (
+                "--subscription-idle-secs",
+                self.subscription_idle_secs,
+                CENTURY_SECS,
+            ),
+            (
+                "--login-failure-window-secs",
+                self.login_failure_window_secs,
+                86_400,
+            ),
+            (
+                "--header-read-timeout-secs",
+                self.header_read_timeout_secs,
+                86_400,
+            ),
+            ("--store-timeout-ms", self.store_timeout_ms, 3_600_000),
+            ("--mongodb-max-time-ms", self.mongodb_max_time_ms, 3_600_000),
+        ];
+        for (name, value, max) in checks {
+            if value > max {
+                return Err(format!("{name} is {value}; at most {max} is accepted"));
+            }
+        }
+        Ok(())
+    }
+
     /// The defaults, with the data in `data_dir`: for tests and embedding.
     pub fn embedded(data_dir: PathBuf) -> Self {
         let mut cfg = Self::parse_from(["maestro-server"]);
         cfg.data_dir = data_dir;
         cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_and_overflowing_values_are_refused() {
+        let cfg = Config::embedded(PathBuf::from("d"));
+        assert_eq!(cfg.validate(), Ok(()));
+        let mut huge = cfg.clone();
+        huge.token_lifetime_secs = u64::MAX;
+        assert!(
+            huge.validate()
+                .unwrap_err()
+                .contains("--token-lifetime-secs")
+        );
+        let mut huge = cfg;
+        huge.keep_alive_secs = u64::MAX / 2;
+        assert!(huge.validate().unwrap_err().contains("--keep-alive-secs"));
     }
 }

@@ -92,6 +92,8 @@ pub fn token_keys(cfg: &Config) -> anyhow::Result<auth::TokenKeys> {
 
 /// Opens the configured store and prepares the state (secret key, first admin).
 pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let store = open_store(cfg).await?;
     store.event_log().set_limits(events::EventLimits {
         window_bytes: cfg.event_window_bytes,
