@@ -175,6 +175,10 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_HEADER_READ_TIMEOUT_SECS", default_value_t = 30)]
     pub header_read_timeout_secs: u64,
 
+    /// Subscriptions one user may hold at once; `/subscribe` beyond is answered 429.
+    #[arg(long, env = "MAESTRO_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = crate::pubsub::DEFAULT_MAX_SUBSCRIPTIONS_PER_USER)]
+    pub max_subscriptions_per_user: usize,
+
     /// The `source` of the CloudEvents the server sends.
     #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
     pub cloud_events_source: String,

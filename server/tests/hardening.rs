@@ -12,6 +12,7 @@
 //! * `events`: events over the size cap are 413 and not stored; request bodies over the
 //!   limit are JSON 413; the window is bounded by bytes; `/events` pages through.
 //! * `keepalive`: answers given before the body was read say `Connection: close`.
+//! * `subscriptions`: subscriptions per user are bounded (429).
 //! * `outage`: a locked SQLite database and a frozen MongoDB are quick 503s with
 //!   `Retry-After`; the health endpoint reports it; service resumes; start-up with MongoDB
 //!   unreachable fails within seconds. These build their own stores (a pausable TCP relay
@@ -36,6 +37,8 @@ mod max_time;
 mod mistakes;
 #[path = "hardening/outage.rs"]
 mod outage;
+#[path = "hardening/subscriptions.rs"]
+mod subscriptions;
 // Shared with the security suite; not every helper is used here.
 #[allow(dead_code)]
 #[path = "security/support.rs"]
@@ -127,6 +130,7 @@ hardening_suite! {
     mistakes::many_query_parameters_are_answered,
     mistakes::odd_dates_and_regexes_are_not_500,
     mistakes::logout_is_served_as_upstream,
+    subscriptions::subscriptions_per_user_are_bounded,
     keepalive::refusals_before_the_body_say_connection_close,
     login::failed_logins_get_429_per_username_and_per_address,
     login::password_checks_wait_for_a_hashing_permit,

@@ -169,6 +169,12 @@ pub async fn mongodb_outage_is_a_quick_503_and_recovers() {
         ("GET", "/latest/count?name__re=c", None),
         ("POST", "/latest/node", body.clone()),
         ("GET", "/latest/maestro/health", None),
+        // Pub/sub store errors too (a durable subscriber reads its stored position).
+        (
+            "POST",
+            "/latest/subscribe/node?subscriber_id=hard-outage",
+            None,
+        ),
     ] {
         let r = timed_send(&app, method, uri, Some(&bob.token), body).await;
         assert_quick_503(&r, &format!("{method} {uri} during the outage"));
