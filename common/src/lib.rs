@@ -7,6 +7,7 @@ pub mod api;
 pub mod compare;
 pub mod event;
 pub mod node;
+pub mod pattern;
 pub mod query;
 pub mod timestamp;
 pub mod user;

@@ -173,6 +173,8 @@ fn parse_param(key: &str, raw: &str) -> Result<Condition, QueryError> {
     if let (Op::Regex, FilterValue::Str(pattern)) = (op, &value) {
         regex::Regex::new(pattern)
             .map_err(|e| QueryError(format!("Invalid regular expression in '{key}': {e}")))?;
+        crate::pattern::check_pcre_compatible(pattern)
+            .map_err(|e| QueryError(format!("Invalid regular expression in '{key}': {e}")))?;
     }
     Ok(Condition {
         field: field.to_owned(),

@@ -121,7 +121,11 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
     {
         return None;
     }
-    NaiveDate::parse_from_str(s, fmt).ok()
+    // Years 1 to 9999, as Python's `datetime` (and so the Python server) takes them; MongoDB
+    // drivers refuse year 0 too.
+    NaiveDate::parse_from_str(s, fmt)
+        .ok()
+        .filter(|d| d.year() >= 1)
 }
 
 fn split_offset(s: &str) -> Option<(&str, Option<FixedOffset>)> {

@@ -75,6 +75,8 @@ fn decode_subject(token: &str, secret: &str) -> Option<ObjectIdHex> {
     // `exp` is checked when present; a token without one is accepted, as by fastapi-users.
     v.required_spec_claims.clear();
     v.leeway = 0;
+    // A token not valid yet (`nbf` in the future) is refused, as PyJWT does.
+    v.validate_nbf = true;
     let data =
         jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
             .ok()?;
@@ -108,6 +110,7 @@ impl TokenKeys {
             v.required_spec_claims.insert("aud".to_owned());
         }
         v.leeway = 0;
+        v.validate_nbf = true;
         jsonwebtoken::decode::<TokenClaims>(
             token,
             &DecodingKey::from_secret(self.secret.as_bytes()),
@@ -263,6 +266,21 @@ mod tests {
         let dual = TokenKeys::new("other".into(), Some("s1".into()), 60);
         assert_eq!(dual.subjects(&token), vec![id]);
         assert!(keys.subjects("not.a.token").is_empty());
+    }
+
+    #[test]
+    fn tokens_not_valid_yet_are_refused() {
+        let keys = TokenKeys::new("s1".into(), None, 60);
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = |nbf: u64| {
+            serde_json::json!({"sub": "6526448e7d140ee220971a0e",
+                               "aud": [TOKEN_AUDIENCE], "nbf": nbf})
+        };
+        let later = keys.sign_claims(&claims(now + 3600)).unwrap();
+        assert!(keys.subjects(&later).is_empty(), "nbf in an hour");
+        assert!(keys.verify_claims(&later, Some(TOKEN_AUDIENCE)).is_none());
+        let earlier = keys.sign_claims(&claims(now - 10)).unwrap();
+        assert_eq!(keys.subjects(&earlier).len(), 1);
     }
 
     #[test]

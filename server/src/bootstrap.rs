@@ -18,11 +18,21 @@ const SECRET_FILE: &str = "secret_key";
 /// Reads the secret kept in `data_dir`, or generates and keeps one (mode 0600).
 pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<String> {
     let path = data_dir.join(SECRET_FILE);
-    if let Ok(s) = std::fs::read_to_string(&path) {
-        let s = s.trim().to_owned();
-        if !s.is_empty() {
-            return Ok(s);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            // Never replaced silently: a new key would invalidate every token issued.
+            let text = String::from_utf8(bytes).ok();
+            return match text.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(s) => Ok(s.to_owned()),
+                None => Err(anyhow::anyhow!(
+                    "the secret key file {} is empty or not text; restore it, or delete it to \
+                     generate a new key (which invalidates every issued token)",
+                    path.display()
+                )),
+            };
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -82,4 +92,23 @@ pub async fn ensure_admin(state: &AppState, cfg: &Config) -> anyhow::Result<()> 
     }
     tracing::info!(username = %admin.username, "created the first admin user");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corrupt_secret_file_is_refused_not_replaced() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let first = load_or_create_secret(dir.path()).unwrap();
+        assert_eq!(load_or_create_secret(dir.path()).unwrap(), first);
+        let path = dir.path().join(SECRET_FILE);
+        for corrupt in [&b""[..], b"  \n", b"\xff\xfe\x00garbage"] {
+            std::fs::write(&path, corrupt).unwrap();
+            let err = load_or_create_secret(dir.path()).unwrap_err();
+            assert!(err.to_string().contains("secret key file"), "{err}");
+            assert_eq!(std::fs::read(&path).unwrap(), corrupt, "left as it was");
+        }
+    }
 }

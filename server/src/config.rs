@@ -124,6 +124,61 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_SUBSCRIPTION_IDLE_SECS", default_value_t = crate::pubsub::DEFAULT_IDLE_SECS)]
     pub subscription_idle_secs: u64,
 
+    /// Failed logins (and password updates) allowed per username per window; then 429
+    /// until the window ends (0: no limit).
+    #[arg(long, env = "MAESTRO_LOGIN_FAILURES_PER_USER", default_value_t = 10)]
+    pub login_failures_per_user: u32,
+
+    /// Failed logins allowed per client address per window (0: no limit).
+    #[arg(
+        long,
+        env = "MAESTRO_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 100
+    )]
+    pub login_failures_per_address: u32,
+
+    /// The window of the failed-login limits, in seconds.
+    #[arg(long, env = "MAESTRO_LOGIN_FAILURE_WINDOW_SECS", default_value_t = 60)]
+    pub login_failure_window_secs: u64,
+
+    /// The largest event accepted, in bytes of serialised `data` and attributes: a
+    /// `/publish`, or a node write whose event (which carries the node's `data`) would be
+    /// larger, is answered 413.
+    #[arg(long, env = "MAESTRO_MAX_EVENT_BYTES", default_value_t = crate::events::log::DEFAULT_MAX_EVENT_BYTES)]
+    pub max_event_bytes: usize,
+
+    /// Serialised bytes of recent events kept in memory for listeners (besides the count
+    /// limit); listeners further behind read the store.
+    #[arg(long, env = "MAESTRO_EVENT_WINDOW_BYTES", default_value_t = crate::events::log::DEFAULT_WINDOW_BYTES)]
+    pub event_window_bytes: usize,
+
+    /// Milliseconds one store call may take; beyond, the request is answered 503 with
+    /// `Retry-After`. With MongoDB, also how long to wait for an unreachable server (at start
+    /// too) unless the URI sets `serverSelectionTimeoutMS`/`connectTimeoutMS`.
+    #[arg(long, env = "MAESTRO_STORE_TIMEOUT_MS", default_value_t = 5_000)]
+    pub store_timeout_ms: u64,
+
+    /// `maxTimeMS` of every MongoDB query that takes a client's filter: the server stops a
+    /// query running longer (a costly regex, say), answered 503. Keep it under
+    /// `--store-timeout-ms`, so the database stops the query before the request gives up.
+    #[arg(long, env = "MAESTRO_MONGODB_MAX_TIME_MS", default_value_t = 4_000)]
+    pub mongodb_max_time_ms: u64,
+
+    /// Open client connections at most (0: the soft open-file limit, raised at start as far
+    /// as the hard limit allows, less 256); further connections wait in the listen backlog.
+    #[arg(long, env = "MAESTRO_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Seconds a connection has to send a request's complete headers, counted from when it
+    /// is ready for one: also how long a keep-alive connection may sit idle between
+    /// requests. Slow, partial or absent headers are closed after it.
+    #[arg(long, env = "MAESTRO_HEADER_READ_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_read_timeout_secs: u64,
+
+    /// Subscriptions one user may hold at once; `/subscribe` beyond is answered 429.
+    #[arg(long, env = "MAESTRO_MAX_SUBSCRIPTIONS_PER_USER", default_value_t = crate::pubsub::DEFAULT_MAX_SUBSCRIPTIONS_PER_USER)]
+    pub max_subscriptions_per_user: usize,
+
     /// The `source` of the CloudEvents the server sends.
     #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
     pub cloud_events_source: String,
@@ -148,10 +203,74 @@ impl Config {
         }
     }
 
+    /// Refuses values that would break at run time: lifetimes that overflow token times
+    /// (tokens born expired), keep-alive periods that overflow timers (every `/listen`
+    /// panicking).
+    pub fn validate(&self) -> Result<(), String> {
+        const CENTURY_SECS: u64 = 100 * 366 * 86_400;
+        let checks = [
+            (
+                "--token-lifetime-secs",
+                self.token_lifetime_secs,
+                CENTURY_SECS,
+            ),
+            (
+                "--invite-token-lifetime-secs",
+                self.invite_token_lifetime_secs,
+                CENTURY_SECS,
+            ),
+            ("--keep-alive-secs", self.keep_alive_secs, 86_400),
+            (
+                "--subscription-idle-secs",
+                self.subscription_idle_secs,
+                CENTURY_SECS,
+            ),
+            (
+                "--login-failure-window-secs",
+                self.login_failure_window_secs,
+                86_400,
+            ),
+            (
+                "--header-read-timeout-secs",
+                self.header_read_timeout_secs,
+                86_400,
+            ),
+            ("--store-timeout-ms", self.store_timeout_ms, 3_600_000),
+            ("--mongodb-max-time-ms", self.mongodb_max_time_ms, 3_600_000),
+        ];
+        for (name, value, max) in checks {
+            if value > max {
+                return Err(format!("{name} is {value}; at most {max} is accepted"));
+            }
+        }
+        Ok(())
+    }
+
     /// The defaults, with the data in `data_dir`: for tests and embedding.
     pub fn embedded(data_dir: PathBuf) -> Self {
         let mut cfg = Self::parse_from(["maestro-server"]);
         cfg.data_dir = data_dir;
         cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_and_overflowing_values_are_refused() {
+        let cfg = Config::embedded(PathBuf::from("d"));
+        assert_eq!(cfg.validate(), Ok(()));
+        let mut huge = cfg.clone();
+        huge.token_lifetime_secs = u64::MAX;
+        assert!(
+            huge.validate()
+                .unwrap_err()
+                .contains("--token-lifetime-secs")
+        );
+        let mut huge = cfg;
+        huge.keep_alive_secs = u64::MAX / 2;
+        assert!(huge.validate().unwrap_err().contains("--keep-alive-secs"));
     }
 }

@@ -1,6 +1,6 @@
 //! `ApiError`: every error a handler can answer, with its status and `{"detail": ...}` body.
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -31,6 +31,26 @@ pub enum ApiError {
     /// 422: the request does not have the shape of the endpoint's model.
     #[error("validation failed")]
     Unprocessable(Vec<Value>),
+    /// 413: the request (or the event it would publish) is larger than the server takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 429: too many failed attempts; the client may retry after `retry_after` seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What was limited.
+        detail: String,
+        /// Seconds until the next attempt is taken (`Retry-After`).
+        retry_after: u64,
+    },
+    /// 503: the store (or another shared resource) cannot serve the request now; the client
+    /// may retry after `retry_after` seconds.
+    #[error("{detail}")]
+    Unavailable {
+        /// What is unavailable.
+        detail: String,
+        /// Seconds to wait before retrying (`Retry-After`).
+        retry_after: u64,
+    },
     /// 504: the query did not finish in time.
     #[error("{0}")]
     Timeout(String),
@@ -38,6 +58,10 @@ pub enum ApiError {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// `Retry-After` of a 503 for an unavailable store: long enough not to hammer a
+/// recovering database, short enough for a restart.
+pub const STORE_RETRY_AFTER_SECS: u64 = 5;
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -62,6 +86,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => Self::NotFound(format!("Not found: {what}")),
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::Stale(what) => Self::Stale(what),
+            StoreError::TooLarge(what) => Self::PayloadTooLarge(what),
+            StoreError::Invalid(what) => Self::BadRequest(what),
+            StoreError::Unavailable(what) => Self::Unavailable {
+                detail: what,
+                retry_after: STORE_RETRY_AFTER_SECS,
+            },
             StoreError::Backend(source) => Self::Internal(source.to_string()),
         }
     }
@@ -69,6 +99,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut retry_after = None;
         let (status, detail) = match self {
             Self::BadRequest(d) => (StatusCode::BAD_REQUEST, Value::String(d)),
             Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, Value::String(d.to_owned())),
@@ -83,6 +114,21 @@ impl IntoResponse for ApiError {
                 )),
             ),
             Self::Unprocessable(items) => (StatusCode::UNPROCESSABLE_ENTITY, Value::Array(items)),
+            Self::PayloadTooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, Value::String(d)),
+            Self::TooManyRequests {
+                detail,
+                retry_after: secs,
+            } => {
+                retry_after = Some(secs);
+                (StatusCode::TOO_MANY_REQUESTS, Value::String(detail))
+            }
+            Self::Unavailable {
+                detail,
+                retry_after: secs,
+            } => {
+                retry_after = Some(secs);
+                (StatusCode::SERVICE_UNAVAILABLE, Value::String(detail))
+            }
             Self::Timeout(d) => (StatusCode::GATEWAY_TIMEOUT, Value::String(d)),
             Self::Internal(cause) => {
                 // Logged once here; the client gets a generic text (and may retry).
@@ -93,6 +139,12 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (status, Json(json!({ "detail": detail }))).into_response()
+        let mut resp = (status, Json(json!({ "detail": detail }))).into_response();
+        if let Some(secs) = retry_after {
+            // At least a second: `Retry-After: 0` invites a tight retry loop.
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
     }
 }

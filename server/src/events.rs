@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 pub mod log;
 
-pub use log::{EventLog, Since};
+pub use log::{EventLimits, EventLog, Since};
 
 /// An event to store with (or without) a node write.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,8 +27,9 @@ pub struct NewEvent {
     pub attributes: Map<String, Value>,
 }
 
-/// An event as stored: its history record plus what the stream needs.
-#[derive(Clone, Debug, PartialEq)]
+/// An event as stored: its history record plus what the stream needs. Serialised as is
+/// in the [`EventLog`] window.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredEvent {
     /// The record `GET /events` shows.
     pub record: EventRecord,

@@ -3,14 +3,11 @@
 //! [`app`] builds the HTTP service and [`run`] serves it; `main.rs` only parses the
 //! configuration and calls them, so tests can run the real server on any listener.
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::ServiceExt;
 use axum::extract::Request;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -21,12 +18,16 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod hash_pool;
+pub mod login_limit;
 pub mod mail;
 pub mod nodes;
 pub mod pubsub;
 mod routes;
+pub mod serve;
 pub mod state;
 pub mod store;
+pub mod unread_body;
 pub mod users;
 pub mod ws;
 
@@ -51,18 +52,28 @@ pub fn app(state: AppState) -> App {
 /// Opens the store the configuration selects: MongoDB when `mongodb_uri` is set, else the
 /// SQLite database in `data_dir`.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
-    Ok(match &cfg.mongodb_uri {
+    let timeout = Duration::from_millis(cfg.store_timeout_ms.max(1));
+    let store: Arc<dyn store::Store> = match &cfg.mongodb_uri {
         Some(uri) => Arc::new(
-            store::mongo::MongoStore::connect(&uri.0, &cfg.mongodb_database)
-                .await
-                .context("connecting to MongoDB")?,
+            store::mongo::MongoStore::connect_with(
+                &uri.0,
+                &cfg.mongodb_database,
+                store::mongo::MongoTimeouts {
+                    connect: timeout,
+                    max_time: Duration::from_millis(cfg.mongodb_max_time_ms.max(1)),
+                },
+            )
+            .await
+            .context("connecting to MongoDB")?,
         ),
         None => Arc::new(
             store::sqlite::SqliteStore::open(&cfg.data_dir).with_context(|| {
                 format!("opening the SQLite store in {}", cfg.data_dir.display())
             })?,
         ),
-    })
+    };
+    // Every call of every request bounded: an outage is a 503, never a hang.
+    Ok(Arc::new(store::timed::TimedStore::new(store, timeout)))
 }
 
 /// The token keys of the configuration: `secret_key` when given, else the secret kept in
@@ -81,8 +92,15 @@ pub fn token_keys(cfg: &Config) -> anyhow::Result<auth::TokenKeys> {
 
 /// Opens the configured store and prepares the state (secret key, first admin).
 pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let store = open_store(cfg).await?;
+    store.event_log().set_limits(events::EventLimits {
+        window_bytes: cfg.event_window_bytes,
+        max_event_bytes: cfg.max_event_bytes,
+    });
     let mut state = AppState::new(
-        open_store(cfg).await?,
+        store,
         Arc::new(token_keys(cfg)?),
         Arc::new(onboarding(cfg)?),
     );
@@ -92,8 +110,25 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
     }));
     bootstrap::ensure_admin(&state, cfg).await?;
     let pubsub = pubsub::PubSub::new(pubsub::PubSubConfig::from_config(cfg));
+    let login_limits = login_limit::LoginLimiter::new(login_limit::LoginLimitConfig {
+        per_username: cfg.login_failures_per_user,
+        per_address: cfg.login_failures_per_address,
+        window: Duration::from_secs(cfg.login_failure_window_secs.max(1)),
+    });
+    let max_connections = match cfg.max_connections {
+        // Below the soft descriptor limit (which `main` raised as far as allowed).
+        0 => serve::max_connections_for(
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft),
+        ),
+        n => n,
+    };
     let state = AppState {
         pubsub: Arc::new(pubsub),
+        login_limits: Arc::new(login_limits),
+        conn_limits: serve::ConnLimits {
+            max_connections,
+            header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
+        },
         ..state
     };
     Ok(state)
@@ -127,11 +162,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (token, tasks) = (state.shutdown.clone(), state.tasks.clone());
+    let limits = state.conn_limits;
     // Drops idle subscriptions while serving; stopped when `run` returns.
     let _cleanup = state.pubsub.spawn_cleanup();
     let svc = app(state);
-    // With the peer address, so invites can trust forwarding headers from local proxies only.
-    let svc = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(svc);
     let signal = {
         let token = token.clone();
         async move {
@@ -140,17 +174,7 @@ pub async fn run(
             token.cancel();
         }
     };
-    // Small frames (events, long-poll answers) go out at once instead of waiting for the
-    // peer's delayed ACK (Nagle), which cost WebSocket deliveries 40 ms spikes.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "setting TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, svc)
-        .with_graceful_shutdown(signal)
-        .await
-        .context("serving HTTP");
+    serve::serve(listener, svc, limits, signal).await;
     token.cancel();
     tasks.close();
     if tokio::time::timeout(SESSION_DRAIN_TIMEOUT, tasks.wait())
@@ -162,5 +186,5 @@ pub async fn run(
             "sessions still open after the shutdown timeout"
         );
     }
-    served
+    Ok(())
 }

@@ -20,11 +20,19 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&cfg.log))
         .init();
+    // Before the state is built: the connection bound is set below this limit.
+    let nofile = maestro_server::serve::raise_nofile_limit();
     let state = maestro_server::build_state(&cfg).await?;
     let listener = tokio::net::TcpListener::bind(cfg.bind)
         .await
         .with_context(|| format!("binding {}", cfg.bind))?;
-    tracing::info!(addr = %listener.local_addr()?, store = state.store.backend_name(), "serving");
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        store = state.store.backend_name(),
+        open_files = nofile,
+        max_connections = state.conn_limits.max_connections,
+        "serving"
+    );
     maestro_server::run(state, listener, shutdown_signal()).await
 }
 

@@ -40,7 +40,13 @@ pub struct PubSubConfig {
     pub idle_timeout: Duration,
     /// `source` of the CloudEvents.
     pub source: String,
+    /// Subscriptions one user may hold in memory at once (each costs a cursor, and a
+    /// listen holds a connection).
+    pub max_per_user: usize,
 }
+
+/// Default bound of subscriptions per user.
+pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_USER: usize = 256;
 
 impl Default for PubSubConfig {
     fn default() -> Self {
@@ -48,6 +54,7 @@ impl Default for PubSubConfig {
             keep_alive: Some(Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS)),
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_SECS),
             source: DEFAULT_SOURCE.to_owned(),
+            max_per_user: DEFAULT_MAX_SUBSCRIPTIONS_PER_USER,
         }
     }
 }
@@ -63,6 +70,7 @@ impl PubSubConfig {
             } else {
                 cfg.cloud_events_source.clone()
             },
+            max_per_user: cfg.max_subscriptions_per_user.max(1),
         }
     }
 }
@@ -84,6 +92,16 @@ pub enum PubSubError {
     /// The durable `subscriber_id` belongs to another user.
     #[error("Subscriber id '{0}' is in use by another user")]
     SubscriberTaken(String),
+    /// The user holds as many subscriptions as allowed.
+    #[error(
+        "User {user} holds {limit} subscriptions, the most allowed; unsubscribe from some first"
+    )]
+    TooMany {
+        /// The caller.
+        user: String,
+        /// The bound.
+        limit: usize,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -209,7 +227,18 @@ impl PubSub {
         };
         let id = self.allocate_id();
         let sub = Subscription::new(id, interest, subscriber_id.map(str::to_owned), cursor);
-        self.insert(sub);
+        if let Ok(mut subs) = self.subs.write() {
+            // Counted and inserted under one lock, so concurrent subscribes cannot overshoot.
+            let held = subs.values().filter(|s| s.interest.user == user).count();
+            if held >= self.cfg.max_per_user {
+                tracing::warn!(%user, limit = self.cfg.max_per_user, "subscription limit reached");
+                return Err(PubSubError::TooMany {
+                    user: user.to_owned(),
+                    limit: self.cfg.max_per_user,
+                });
+            }
+            subs.insert(id, Arc::new(sub));
+        }
         Ok(SubscriptionInfo {
             id,
             channel: channel.to_owned(),

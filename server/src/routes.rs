@@ -1,6 +1,7 @@
 //! The HTTP surface: routers per resource, version-prefix handling and fallbacks.
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,7 +12,7 @@ use crate::state::AppState;
 
 mod events;
 mod groups;
-mod invites;
+pub(crate) mod invites;
 mod nodes;
 mod pubsub;
 mod users;
@@ -24,6 +25,7 @@ const SUPPORTED_VERSIONS: [&str; 1] = ["v0"];
 pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/", get(root))
+        .route("/maestro/health", get(health))
         .merge(nodes::router())
         .merge(users::router())
         .merge(groups::router())
@@ -39,10 +41,87 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_LIMIT))
+        .layer(axum::middleware::map_response(json_payload_too_large))
+        .layer(axum::middleware::from_fn(
+            crate::unread_body::close_if_body_unread,
+        ))
+}
+
+/// The largest request body read (axum's default, stated so that the 413 can say it).
+pub(crate) const REQUEST_BODY_LIMIT: usize = 2 << 20;
+
+/// Axum's own 413 (a body over [`REQUEST_BODY_LIMIT`]) is plain text; every error of this
+/// API is JSON `{"detail": ...}`.
+async fn json_payload_too_large(resp: Response) -> Response {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return resp;
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({
+            "detail": format!("Request body is larger than the limit of {REQUEST_BODY_LIMIT} bytes")
+        })),
+    )
+        .into_response()
 }
 
 async fn root() -> Json<serde_json::Value> {
     Json(json!({"message": "KernelCI API"}))
+}
+
+/// `GET /maestro/health` (a Maestro extension, no authentication): 200 when the store
+/// answers, else 503 with `detail` and `Retry-After`; both with the store's name and the
+/// event window's use.
+async fn health(State(state): State<AppState>) -> Response {
+    let started = std::time::Instant::now();
+    let ping = state.store.ping().await;
+    let (bytes, events) = state.store.event_log().usage();
+    let report = json!({
+        "store": {
+            "backend": state.store.backend_name(),
+            "reachable": ping.is_ok(),
+            "latency_ms": started.elapsed().as_millis() as u64,
+        },
+        "events": {
+            "head": state.store.event_log().head(),
+            "window_events": events,
+            "window_bytes": bytes,
+        },
+    });
+    match ping {
+        Ok(()) => {
+            let mut body = report;
+            body["status"] = json!("ok");
+            Json(body).into_response()
+        }
+        Err(e) => {
+            let detail = match e {
+                crate::store::StoreError::Unavailable(d) => d,
+                other => {
+                    tracing::error!(error = %other, "health check of the store");
+                    "The store failed, check the server logs".to_owned()
+                }
+            };
+            let mut body = report;
+            body["status"] = json!("unavailable");
+            body["detail"] = json!(detail);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    header::RETRY_AFTER,
+                    crate::error::STORE_RETRY_AFTER_SECS.to_string(),
+                )],
+                Json(body),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn not_found() -> impl IntoResponse {

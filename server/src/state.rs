@@ -26,6 +26,10 @@ pub struct AppState {
     pub ws: Arc<crate::ws::Hub>,
     /// Subscriptions of `/subscribe` and `/listen`, and the `/push` and `/pop` queues.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Failed-login counters of `/user/login` and `/user/update-password`.
+    pub login_limits: Arc<crate::login_limit::LoginLimiter>,
+    /// Client-connection limits of `crate::run`.
+    pub conn_limits: crate::serve::ConnLimits,
 }
 
 impl AppState {
@@ -40,6 +44,8 @@ impl AppState {
             tasks: TaskTracker::new(),
             ws: Arc::default(),
             pubsub: Arc::default(),
+            login_limits: Arc::default(),
+            conn_limits: crate::serve::ConnLimits::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
 pub mod mongo;
 pub mod sqlite;
+pub mod timed;
 
 /// A boxed error from a storage driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -30,6 +31,17 @@ pub enum StoreError {
     /// wrote it first); nothing was written. The caller re-reads and tries again.
     #[error("changed concurrently: {0}")]
     Stale(String),
+    /// The event of the write is over the size cap ([`EventLog::admit`]); nothing was
+    /// written.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The database refused the request as malformed (a pattern or value it cannot take).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database is unreachable, or did not answer in time; the request may be retried
+    /// shortly.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// The database failed; the request may be retried.
     #[error("storage backend error: {0}")]
     Backend(#[source] BoxError),
@@ -216,6 +228,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The recent events in memory, and the head sequence.
     fn event_log(&self) -> &Arc<EventLog>;
+
+    /// `Ok` when the database answers a trivial request (the health endpoint).
+    async fn ping(&self) -> StoreResult<()>;
 
     /// Up to `limit` stored events with a sequence above `after`, in sequence order.
     async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>>;

@@ -15,18 +15,19 @@ use crate::auth::{hash_password, needs_rehash, verify_password};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Store, StoreError, StoredUser};
 
-/// Hashes `password` with argon2id on a blocking thread (it costs ~100 ms of CPU).
+/// Hashes `password` with argon2id on a blocking thread (it costs ~100 ms of CPU and
+/// 64 MiB), one per core at a time (`hash_pool`).
 pub async fn hash_password_blocking(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password hashing task: {e}")))?
+    crate::hash_pool::run("password hashing", move || hash_password(&password)).await?
 }
 
-/// Checks `password` against `hash` (argon2 or bcrypt) on a blocking thread.
+/// Checks `password` against `hash` (argon2 or bcrypt) on a blocking thread, one per core
+/// at a time (`hash_pool`).
 pub async fn verify_password_blocking(password: String, hash: String) -> ApiResult<bool> {
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password verification task: {e}")))
+    crate::hash_pool::run("password verification", move || {
+        verify_password(&password, &hash)
+    })
+    .await
 }
 
 /// The user named `username` when `password` is theirs, whatever their active or verified
@@ -39,10 +40,13 @@ pub async fn check_credentials(
     let Some(user) = store.find_user_by_username(username).await? else {
         // Spend the time a real check takes, so that the answer's delay does not tell
         // which usernames exist (fastapi-users does the same).
-        let hash = tokio::task::spawn_blocking(dummy_hash)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
-        verify_password_blocking(password.to_owned(), hash).await?;
+        // One permit and one blocking run, as for a known user: the dummy hash is made (the
+        // first time) in the same run, so a queue for permits does not tell either.
+        let password = password.to_owned();
+        crate::hash_pool::run("password verification", move || {
+            dummy_hash().map(|hash| verify_password(&password, &hash))
+        })
+        .await??;
         return Ok(None);
     };
     let ok = verify_password_blocking(password.to_owned(), user.hashed_password.clone()).await?;

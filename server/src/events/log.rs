@@ -1,17 +1,60 @@
 //! `EventLog`: the most recent events in sequence order, in memory, with a watch channel
 //! that wakes listeners when the head moves. Stores push to it right after each commit,
 //! in commit order; readers that fall behind its window read the store instead.
+//!
+//! The window is bounded by count and by bytes, and keeps events serialised (compact JSON):
+//! a parsed `serde_json` tree costs 10 to 40 times its text, so a window of parsed events
+//! could not be bounded by bytes honestly. Only a short hot tail (the newest events, which
+//! live listeners read) is also kept parsed, so that fan-out to many listeners shares one
+//! tree per event instead of decoding it for each.
 use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::watch;
 
-use super::SharedEvent;
+use super::{NewEvent, SharedEvent, StoredEvent};
+use crate::store::{StoreError, StoreResult};
 
 /// Events kept in memory by default.
-// ~7 KiB each with their parsed payload: 4,096 keep the server near 30 MiB for the window,
-// several seconds at 1,000 events/s; readers further behind page from the store.
+// Several seconds at 1,000 events/s; readers further behind page from the store.
 pub const DEFAULT_CAPACITY: usize = 4_096;
+
+/// Serialised bytes the window keeps by default (64 MiB).
+pub const DEFAULT_WINDOW_BYTES: usize = 64 << 20;
+
+/// The largest event accepted by default (512 KiB of serialised `data` and attributes):
+/// ample for node events (whole node `data`) and publications, and 128 of them fit the
+/// default window.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 512 << 10;
+
+/// The hot tail kept parsed: at most this many events and this many serialised bytes.
+const HOT_COUNT: usize = 256;
+const HOT_BYTES: usize = 2 << 20;
+
+/// Serialised bytes one [`EventLog::since`] returns at most (at least one event): a reader
+/// does not parse a whole window at once.
+const SINCE_BYTES: usize = 8 << 20;
+
+/// The size limits of a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventLimits {
+    /// Serialised bytes of the window.
+    pub window_bytes: usize,
+    /// Serialised bytes of one event's `data` and attributes; larger events are refused.
+    pub max_event_bytes: usize,
+}
+
+impl Default for EventLimits {
+    fn default() -> Self {
+        Self {
+            window_bytes: DEFAULT_WINDOW_BYTES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+}
 
 /// What [`EventLog::since`] found.
 #[derive(Debug)]
@@ -22,40 +65,156 @@ pub enum Since {
     TooOld,
 }
 
+/// One event of the window: its text, and its tree while it is in the hot tail.
+#[derive(Debug)]
+struct Slot {
+    seq: u64,
+    json: Box<[u8]>,
+    parsed: Option<SharedEvent>,
+}
+
+/// The window and its byte counts.
+#[derive(Debug, Default)]
+struct Window {
+    slots: VecDeque<Slot>,
+    bytes: usize,
+    /// How many of the newest slots are parsed, and their bytes.
+    hot_len: usize,
+    hot_bytes: usize,
+}
+
+impl Window {
+    fn pop_front(&mut self) {
+        if let Some(old) = self.slots.pop_front() {
+            self.bytes -= old.json.len();
+            if old.parsed.is_some() {
+                self.hot_len -= 1;
+                self.hot_bytes -= old.json.len();
+            }
+        }
+    }
+
+    /// Drops the trees of the oldest hot slots beyond the hot tail's bounds.
+    fn cool(&mut self) {
+        while self.hot_len > HOT_COUNT || (self.hot_len > 1 && self.hot_bytes > HOT_BYTES) {
+            let idx = self.slots.len() - self.hot_len;
+            if let Some(slot) = self.slots.get_mut(idx) {
+                slot.parsed = None;
+                self.hot_bytes -= slot.json.len();
+            }
+            self.hot_len -= 1;
+        }
+    }
+}
+
 /// Recent events and the newest sequence number.
 #[derive(Debug)]
 pub struct EventLog {
-    window: RwLock<VecDeque<SharedEvent>>,
+    window: RwLock<Window>,
     capacity: usize,
+    window_bytes: AtomicUsize,
+    max_event_bytes: AtomicUsize,
     head: watch::Sender<u64>,
 }
 
+/// Counts the bytes written to it.
+struct Counter(usize);
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The compact-JSON size of `value`, without building the text.
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    let mut c = Counter(0);
+    // Serialising a `Value` cannot fail.
+    let _ = serde_json::to_writer(&mut c, value);
+    c.0
+}
+
 impl EventLog {
-    /// An empty log whose newest stored event is `head` (0 for an empty history).
+    /// An empty log whose newest stored event is `head` (0 for an empty history), keeping
+    /// at most `capacity` events, with the default byte limits.
     pub fn new(head: u64, capacity: usize) -> Self {
+        let limits = EventLimits::default();
         Self {
-            window: RwLock::new(VecDeque::with_capacity(capacity.min(4096))),
+            window: RwLock::new(Window::default()),
             capacity: capacity.max(1),
+            window_bytes: AtomicUsize::new(limits.window_bytes),
+            max_event_bytes: AtomicUsize::new(limits.max_event_bytes),
             head: watch::channel(head).0,
         }
+    }
+
+    /// Sets the byte limits (from the configuration, at start).
+    pub fn set_limits(&self, limits: EventLimits) {
+        self.window_bytes
+            .store(limits.window_bytes.max(1), Ordering::Relaxed);
+        self.max_event_bytes
+            .store(limits.max_event_bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// The largest event accepted, in serialised bytes of `data` and attributes.
+    pub fn max_event_bytes(&self) -> usize {
+        self.max_event_bytes.load(Ordering::Relaxed)
+    }
+
+    /// `TooLarge` when `event` is over the size cap; stores call it before writing.
+    pub fn admit(&self, event: &NewEvent) -> StoreResult<()> {
+        let size = json_len(&event.data) + json_len(&event.attributes);
+        let max = self.max_event_bytes();
+        if size > max {
+            return Err(StoreError::TooLarge(format!(
+                "The event would be {size} bytes of serialised data, over the limit of {max} bytes"
+            )));
+        }
+        Ok(())
     }
 
     /// Appends committed events; they must come in increasing sequence order.
     pub fn push(&self, events: impl IntoIterator<Item = SharedEvent>) {
         let mut newest = None;
+        let max_bytes = self.window_bytes.load(Ordering::Relaxed);
         {
-            let Ok(mut window) = self.window.write() else {
+            let Ok(mut w) = self.window.write() else {
                 return;
             };
             for e in events {
-                if window.back().is_some_and(|last| last.seq() >= e.seq()) {
+                if w.slots.back().is_some_and(|last| last.seq >= e.seq()) {
                     continue;
                 }
                 newest = Some(e.seq());
-                if window.len() == self.capacity {
-                    window.pop_front();
+                let json = match serde_json::to_vec(&*e) {
+                    Ok(j) => j.into_boxed_slice(),
+                    Err(err) => {
+                        // Readers behind this event go to the store, which has it.
+                        tracing::warn!(error = %err, seq = e.seq(), "serialising an event");
+                        w.slots.clear();
+                        (w.bytes, w.hot_len, w.hot_bytes) = (0, 0, 0);
+                        continue;
+                    }
+                };
+                while !w.slots.is_empty()
+                    && (w.slots.len() >= self.capacity || w.bytes + json.len() > max_bytes)
+                {
+                    w.pop_front();
                 }
-                window.push_back(e);
+                w.bytes += json.len();
+                w.hot_len += 1;
+                w.hot_bytes += json.len();
+                w.slots.push_back(Slot {
+                    seq: e.seq(),
+                    json,
+                    parsed: Some(e),
+                });
+                w.cool();
             }
         }
         if let Some(seq) = newest {
@@ -73,21 +232,48 @@ impl EventLog {
         self.head.subscribe()
     }
 
-    /// Up to `max` events with a sequence above `after`.
+    /// Serialised bytes and events in the window (for tests and health reports).
+    pub fn usage(&self) -> (usize, usize) {
+        self.window
+            .read()
+            .map(|w| (w.bytes, w.slots.len()))
+            .unwrap_or_default()
+    }
+
+    /// Up to `max` events with a sequence above `after` (fewer when they are large).
     pub fn since(&self, after: u64, max: usize) -> Since {
         let head = self.head();
         if after >= head {
             return Since::Events(Vec::new());
         }
-        let Ok(window) = self.window.read() else {
+        let Ok(w) = self.window.read() else {
             return Since::TooOld;
         };
-        match window.front() {
+        match w.slots.front() {
             // Sequences have no holes in the window's range, except where a write failed
             // after taking a number; a reader at `after` needs `after + 1` onwards.
-            Some(first) if first.seq() <= after + 1 => {
-                let start = window.partition_point(|e| e.seq() <= after);
-                Since::Events(window.iter().skip(start).take(max).cloned().collect())
+            Some(first) if first.seq <= after + 1 => {
+                let start = w.slots.partition_point(|s| s.seq <= after);
+                let mut out = Vec::new();
+                let mut bytes = 0;
+                for slot in w.slots.iter().skip(start).take(max) {
+                    if !out.is_empty() && bytes + slot.json.len() > SINCE_BYTES {
+                        break;
+                    }
+                    bytes += slot.json.len();
+                    let event = match &slot.parsed {
+                        Some(e) => e.clone(),
+                        None => match serde_json::from_slice::<StoredEvent>(&slot.json) {
+                            Ok(e) => Arc::new(e),
+                            Err(err) => {
+                                tracing::warn!(error = %err, seq = slot.seq, "decoding an event");
+                                return Since::TooOld;
+                            }
+                        },
+                    };
+                    out.push(event);
+                }
+                Since::Events(out)
             }
             _ => Since::TooOld,
         }
@@ -143,5 +329,64 @@ mod tests {
         );
         log.push([ev(15)]);
         assert_eq!(log.head(), 16, "old sequences are ignored");
+    }
+
+    fn big(seq: u64, bytes: usize) -> SharedEvent {
+        let new = NewEvent {
+            channel: "node".into(),
+            owner: None,
+            data: Value::String("x".repeat(bytes)),
+            treeid: Some("t".into()),
+            attributes: Map::new(),
+        };
+        Arc::new(StoredEvent::new(
+            new,
+            seq,
+            format!("{seq:024x}"),
+            Timestamp::now(),
+        ))
+    }
+
+    #[test]
+    fn the_window_is_bounded_by_bytes_and_round_trips_cold_events() {
+        let log = EventLog::new(0, 4096);
+        log.set_limits(EventLimits {
+            window_bytes: 1 << 20,
+            max_event_bytes: 1 << 20,
+        });
+        let pushed: Vec<SharedEvent> = (1..=400).map(|s| big(s, 10_000)).collect();
+        log.push(pushed.iter().cloned());
+        let (bytes, count) = log.usage();
+        assert!(bytes <= 1 << 20, "{bytes}");
+        assert!(count < 110 && count > 90, "{count}");
+        let Since::Events(got) = log.since(400 - count as u64, 1000) else {
+            panic!("in the window");
+        };
+        assert_eq!(got.len(), count);
+        // Cold (serialised) events come back equal to what was pushed, hot ones too.
+        for e in [&got[0], &got[got.len() - 1]] {
+            assert_eq!(**e, *pushed[e.seq() as usize - 1]);
+        }
+    }
+
+    #[test]
+    fn events_over_the_cap_are_refused() {
+        let log = EventLog::new(0, 16);
+        log.set_limits(EventLimits {
+            window_bytes: 1 << 20,
+            max_event_bytes: 1000,
+        });
+        let event = |n| NewEvent {
+            channel: "c".into(),
+            owner: None,
+            data: Value::String("x".repeat(n)),
+            treeid: None,
+            attributes: Map::new(),
+        };
+        assert!(log.admit(&event(900)).is_ok());
+        assert!(matches!(
+            log.admit(&event(1000)),
+            Err(StoreError::TooLarge(_))
+        ));
     }
 }

@@ -2,9 +2,13 @@
 //! sequence order.
 use std::collections::{BTreeMap, HashMap};
 
+use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use futures::{StreamExt, stream};
 use maestro_common::event::EventRecord;
 use maestro_common::node::ObjectIdHex;
 use maestro_common::{Condition, Filter, FilterValue, Op, Timestamp};
@@ -126,6 +130,8 @@ fn parse_query(raw: Option<&str>) -> ApiResult<EventQuery> {
     }
     if let Some(path) = params.remove("path").filter(|v| !v.is_empty()) {
         regex::Regex::new(&path).map_err(|e| bad(format!("Invalid 'path' pattern: {e}")))?;
+        maestro_common::pattern::check_pcre_compatible(&path)
+            .map_err(|e| bad(format!("Invalid 'path' pattern: {e}")))?;
         conditions.push(Condition {
             field: "data.path".to_owned(),
             op: Op::Regex,
@@ -170,20 +176,123 @@ fn passthrough_value(field: &str, v: String) -> FilterValue {
     }
 }
 
-async fn list_events(
-    State(state): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Json<Vec<EventRecord>>> {
-    let query = parse_query(q.as_deref())?;
-    let stored = state
-        .store
-        .find_events(&query.filter, query.offset, query.limit)
-        .await?;
-    let mut records: Vec<EventRecord> = stored.into_iter().map(|e| e.record).collect();
-    if query.recursive {
-        attach_nodes(&state, &mut records).await?;
+/// Events read per store query at first; the page grows while pages stay small in bytes.
+const FIRST_PAGE: u64 = 4;
+/// The most events per store query.
+const MAX_PAGE: u64 = 512;
+/// Serialised bytes a page aims at: large events are read a few at a time, so an answer
+/// over big events never holds more than about this much of them at once.
+const PAGE_BYTES: usize = 1 << 20;
+
+/// Reads the events of a query page by page, in sequence order: the first page at the
+/// query's offset, each next one after the last sequence read (not by offset, so that
+/// expiring history cannot shift it).
+struct Pager {
+    state: AppState,
+    query: EventQuery,
+    last: Option<u64>,
+    remaining: Option<u64>,
+    page: u64,
+    done: bool,
+}
+
+impl Pager {
+    fn new(state: AppState, query: EventQuery) -> Self {
+        Self {
+            remaining: query.limit,
+            state,
+            query,
+            last: None,
+            page: FIRST_PAGE,
+            done: false,
+        }
     }
-    Ok(Json(records))
+
+    /// The next page, serialised as array items (each preceded by `,` unless `first`).
+    async fn next(&mut self, first: &mut bool) -> ApiResult<Option<Vec<u8>>> {
+        if self.done || self.remaining == Some(0) {
+            self.done = true;
+            return Ok(None);
+        }
+        let n = self.remaining.map_or(self.page, |r| r.min(self.page));
+        let mut filter = self.query.filter.clone();
+        let offset = match self.last {
+            None => self.query.offset,
+            Some(last) => {
+                filter.conditions.push(Condition {
+                    field: "sequence_id".to_owned(),
+                    op: Op::Gt,
+                    value: FilterValue::Int(i64::try_from(last).unwrap_or(i64::MAX)),
+                });
+                0
+            }
+        };
+        let stored = self
+            .state
+            .store
+            .find_events(&filter, offset, Some(n))
+            .await?;
+        let got = stored.len() as u64;
+        self.done = got < n;
+        self.remaining = self.remaining.map(|r| r.saturating_sub(got));
+        self.last = stored.last().map(|e| e.seq()).or(self.last);
+        let mut records: Vec<EventRecord> = stored.into_iter().map(|e| e.record).collect();
+        if self.query.recursive {
+            attach_nodes(&self.state, &mut records).await?;
+        }
+        let mut out = Vec::new();
+        for r in &records {
+            if !std::mem::take(first) {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, r)
+                .map_err(|e| ApiError::Internal(format!("serialising an event: {e}")))?;
+        }
+        self.page = if out.len() < PAGE_BYTES / 2 {
+            (self.page * 2).min(MAX_PAGE)
+        } else if out.len() > PAGE_BYTES {
+            (self.page / 2).max(1)
+        } else {
+            self.page
+        };
+        Ok(Some(out))
+    }
+}
+
+/// `GET /events`: a JSON array, streamed page by page when it takes more than one page, so
+/// that a large answer is never whole in memory. An error before the first page is an
+/// ordinary error answer; one after it ends the body early (the client sees a truncated
+/// array, never a silently short one).
+async fn list_events(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let query = parse_query(q.as_deref())?;
+    let mut pager = Pager::new(state, query);
+    let mut first = true;
+    let mut head = vec![b'['];
+    if let Some(items) = pager.next(&mut first).await? {
+        head.extend(items);
+    }
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    if pager.done {
+        head.push(b']');
+        return Ok((json, head).into_response());
+    }
+    let rest = stream::unfold(Some((pager, first)), |st| async move {
+        let (mut pager, mut first) = st?;
+        match pager.next(&mut first).await {
+            Ok(Some(mut items)) if pager.done => {
+                items.push(b']');
+                Some((Ok(Bytes::from(items)), None))
+            }
+            Ok(Some(items)) => Some((Ok(Bytes::from(items)), Some((pager, first)))),
+            Ok(None) => Some((Ok(Bytes::from_static(b"]")), None)),
+            Err(e) => {
+                tracing::warn!(error = %e, "GET /events failed after its first page");
+                Some((Err(std::io::Error::other(e.to_string())), None))
+            }
+        }
+    });
+    let body = stream::once(std::future::ready(Ok(Bytes::from(head)))).chain(rest);
+    Ok((json, Body::from_stream(body)).into_response())
 }
 
 /// Sets `node` on each record whose `data.id` names an existing node (one query).

@@ -30,7 +30,7 @@ use crate::users::{
     check_email_syntax, hash_password_blocking, resolve_groups, verify_password_blocking,
 };
 
-mod base_url;
+pub(crate) mod base_url;
 
 /// The audience of password-reset tokens, as fastapi-users sets it.
 const RESET_AUDIENCE: &str = "fastapi-users:reset";

@@ -29,13 +29,19 @@ pub(crate) fn router() -> Router<AppState> {
 
 impl IntoResponse for PubSubError {
     fn into_response(self) -> Response {
-        let status = match &self {
+        let this = match self {
+            // Through `ApiError`: an unavailable store is a 503, not a 500.
+            Self::Store(e) => return ApiError::from(e).into_response(),
+            other => other,
+        };
+        let status = match &this {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NotOwner { .. } => StatusCode::FORBIDDEN,
             Self::SubscriberTaken(_) => StatusCode::CONFLICT,
-            Self::Store(_) => return ApiError::Internal(self.to_string()).into_response(),
+            Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(json!({"detail": self.to_string()}))).into_response()
+        (status, Json(json!({"detail": this.to_string()}))).into_response()
     }
 }
 

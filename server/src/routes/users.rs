@@ -1,9 +1,12 @@
 //! User endpoints: login, `/whoami`, the user listing, reading, updating and deleting users,
 //! `/user/update-password`, and the disabled `/user/register`.
+use std::net::{IpAddr, SocketAddr};
+
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use maestro_common::UserRead;
 use maestro_common::api::LoginResponse;
 use maestro_common::node::ObjectIdHex;
@@ -13,6 +16,7 @@ use serde_json::Value;
 use crate::auth::{CurrentUser, SuperUser, VerifiedUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_body, query_pairs};
+use crate::login_limit::client_address;
 use crate::routes::nodes::page_param;
 use crate::state::AppState;
 use crate::store::{StoredUser, UserFilter};
@@ -28,6 +32,7 @@ pub(crate) fn router() -> Router<AppState> {
     // Fixed `/user/...` paths take precedence over `/user/{id}` in axum, whatever the order.
     Router::new()
         .route("/user/login", post(login))
+        .route("/user/logout", post(logout))
         .route("/user/update-password", post(update_password))
         .route("/user/register", post(register))
         .route("/whoami", get(whoami))
@@ -104,13 +109,30 @@ fn bad_credentials() -> ApiError {
     ApiError::BadRequest("LOGIN_BAD_CREDENTIALS".into())
 }
 
-async fn login(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<LoginResponse>> {
+/// The peer address when the server runs with connection info (`crate::run` does).
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+/// The address failed logins are counted against.
+fn login_address(peer: Peer, headers: &HeaderMap) -> Option<IpAddr> {
+    client_address(peer.map(|Extension(ConnectInfo(a))| a.ip()), headers)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<LoginResponse>> {
     let (username, password) = Form::parse(&body).credentials()?;
+    let address = login_address(peer, &headers);
+    state.login_limits.check(&username, address)?;
     // A legacy bcrypt hash is upgraded to argon2id once the password is verified.
     let user = authenticate(&*state.store, &username, &password).await?;
     let Some(user) = user.filter(|u| u.is_active) else {
+        state.login_limits.failed(&username, address);
         return Err(bad_credentials());
     };
+    state.login_limits.succeeded(&username);
     if !user.is_verified {
         return Err(ApiError::BadRequest("LOGIN_USER_NOT_VERIFIED".into()));
     }
@@ -119,6 +141,12 @@ async fn login(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Log
         access_token,
         token_type: "bearer".into(),
     }))
+}
+
+/// `POST /user/logout`: verified user; 204. Access tokens are stateless JWTs, so there is
+/// nothing to revoke, as with fastapi-users' JWT strategy.
+async fn logout(VerifiedUser(_): VerifiedUser) -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
 }
 
 async fn whoami(VerifiedUser(user): VerifiedUser) -> Json<UserRead> {
@@ -272,15 +300,25 @@ async fn update_user(
 
 /// `POST /user/update-password`: form `username`, `password`, `new_password`; no token. The
 /// user need not be verified, but must be active.
-async fn update_password(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+async fn update_password(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let form = Form::parse(&body);
     let (username, password) = form.credentials()?;
     let new_password = form.required("new_password")?;
+    // The same counters as login: this is a password check too.
+    let address = login_address(peer, &headers);
+    state.login_limits.check(&username, address)?;
     // No legacy-hash upgrade here: the hash is replaced right below anyway.
     let user = check_credentials(&*state.store, &username, &password).await?;
     let Some(mut user) = user.filter(|u| u.is_active) else {
+        state.login_limits.failed(&username, address);
         return Err(bad_credentials());
     };
+    state.login_limits.succeeded(&username);
     let before = user.clone();
     user.hashed_password = hash_password_blocking(new_password).await?;
     state.store.update_user(&user, &before).await?;

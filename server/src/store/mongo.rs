@@ -2,6 +2,7 @@
 //! Python KernelCI server stores them, so both servers can share one database.
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bson::{Document, doc};
@@ -48,12 +49,52 @@ pub struct MongoStore {
     /// Set once the server said it cannot run transactions (a standalone `mongod`), so
     /// later batches go straight to the undo-based fallback.
     no_transactions: AtomicBool,
+    /// `maxTimeMS` of the queries that take a client's filter.
+    max_time: Duration,
+}
+
+/// How long the MongoDB store waits for the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MongoTimeouts {
+    /// Server selection and connection timeouts, unless the URI sets them: how long a
+    /// request (and the start-up) waits for an unreachable server before failing.
+    pub connect: Duration,
+    /// `maxTimeMS` of every query that takes a client's filter: the server stops such a
+    /// query (a costly regex, say) itself, rather than running on after we answered.
+    pub max_time: Duration,
+}
+
+impl Default for MongoTimeouts {
+    /// 5 s to reach the server, 4 s per query: under the default store time bound of
+    /// `crate::store::timed`, so the server gives up before the request does.
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            max_time: Duration::from_secs(4),
+        }
+    }
 }
 
 impl MongoStore {
-    /// Connects to `uri`, checks the server answers, and creates the indexes of `database`.
+    /// Connects to `uri`, checks the server answers, and creates the indexes of `database`,
+    /// with the default timeouts.
     pub async fn connect(uri: &str, database: &str) -> Result<Self, StoreError> {
+        Self::connect_with(uri, database, MongoTimeouts::default()).await
+    }
+
+    /// As [`MongoStore::connect`], with these timeouts.
+    pub async fn connect_with(
+        uri: &str,
+        database: &str,
+        timeouts: MongoTimeouts,
+    ) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri).await.map_err(backend)?;
+        // The driver's default is 30 s of server selection: every request (and the start-up)
+        // hung that long in an outage.
+        options
+            .server_selection_timeout
+            .get_or_insert(timeouts.connect);
+        options.connect_timeout.get_or_insert(timeouts.connect);
         // `j: true`: the server acknowledges a write only once it is in the on-disk journal,
         // so a crash right after `Ok` cannot lose it (the trait promises durable writes).
         // `w: majority` unless the URI picks `w`: on a replica set the write then also
@@ -61,13 +102,20 @@ impl MongoStore {
         let mut concern = options.write_concern.take().unwrap_or_default();
         concern.w.get_or_insert(Acknowledgment::Majority);
         concern.journal = Some(true);
+        // No `wtimeout`: the request's store time is bounded by `TimedStore` already, and
+        // a `wtimeout` made conflicting writes much slower on the MongoDB-wire test server.
         options.write_concern = Some(concern);
         options
             .app_name
             .get_or_insert_with(|| "maestro-server".to_owned());
         let client = Client::with_options(options).map_err(backend)?;
         let db = client.database(database);
-        db.run_command(doc! {"ping": 1}).await.map_err(backend)?;
+        db.run_command(doc! {"ping": 1}).await.map_err(|e| {
+            StoreError::Unavailable(format!(
+                "MongoDB did not answer within {} s: {e}",
+                timeouts.connect.as_secs_f64()
+            ))
+        })?;
         indexes::ensure(&db).await?;
         let head = events::seed_sequence(&db).await?;
         Ok(Self {
@@ -82,6 +130,7 @@ impl MongoStore {
             client,
             db,
             no_transactions: AtomicBool::new(false),
+            max_time: timeouts.max_time,
         })
     }
 
@@ -121,8 +170,8 @@ impl Store for MongoStore {
             &self.nodes,
             filter::to_query(filter)?,
             doc! {"_id": 1},
-            offset,
-            limit,
+            (offset, limit),
+            self.max_time,
         )
         .await?;
         docs.into_iter().map(convert::doc_to_node).collect()
@@ -131,6 +180,7 @@ impl Store for MongoStore {
     async fn count_nodes(&self, filter: &Filter) -> StoreResult<u64> {
         self.nodes
             .count_documents(filter::to_query(filter)?)
+            .max_time(self.max_time)
             .await
             .map_err(backend)
     }
@@ -140,11 +190,22 @@ impl Store for MongoStore {
         writes: Vec<NodeWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
+        if let Some(e) = &event {
+            self.event_log.admit(e)?;
+        }
         write::write_nodes(self, &writes, event).await
     }
 
     fn event_log(&self) -> &Arc<EventLog> {
         &self.event_log
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .run_command(doc! {"ping": 1})
+            .await
+            .map(|_| ())
+            .map_err(backend)
     }
 
     async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>> {
@@ -260,7 +321,7 @@ impl Store for MongoStore {
                 UserFilter::Group(g) => query.insert("groups.name", g),
             };
         }
-        let (docs, total) = page(&self.users, query, offset, limit).await?;
+        let (docs, total) = page(&self.users, query, offset, limit, self.max_time).await?;
         let users = docs
             .iter()
             .map(convert::doc_to_user)
@@ -317,7 +378,7 @@ impl Store for MongoStore {
             Some(n) => doc! {"name": n},
             None => Document::new(),
         };
-        let (docs, total) = page(&self.groups, query, offset, limit).await?;
+        let (docs, total) = page(&self.groups, query, offset, limit, self.max_time).await?;
         let groups = docs
             .iter()
             .map(convert::doc_to_group)
@@ -368,28 +429,42 @@ async fn page(
     query: Document,
     offset: u64,
     limit: u64,
+    max_time: Duration,
 ) -> StoreResult<(Vec<Document>, u64)> {
     let total = collection
         .count_documents(query.clone())
+        .max_time(max_time)
         .await
         .map_err(backend)?;
-    let docs = find_sorted(collection, query, doc! {"_id": 1}, offset, Some(limit)).await?;
+    let docs = find_sorted(
+        collection,
+        query,
+        doc! {"_id": 1},
+        (offset, Some(limit)),
+        max_time,
+    )
+    .await?;
     Ok((docs, total))
 }
 
 /// Documents matching `query` in `sort` order, skipping `offset`, at most `limit` (all when
-/// `None`; `Some(0)` is none, where MongoDB would read `limit: 0` as "no limit").
+/// `None`; `Some(0)` is none, where MongoDB would read `limit: 0` as "no limit"), stopped
+/// by the server after `max_time`.
 pub(super) async fn find_sorted(
     collection: &Collection<Document>,
     query: Document,
     sort: Document,
-    offset: u64,
-    limit: Option<u64>,
+    (offset, limit): (u64, Option<u64>),
+    max_time: Duration,
 ) -> StoreResult<Vec<Document>> {
     if limit == Some(0) {
         return Ok(Vec::new());
     }
-    let mut find = collection.find(query).sort(sort).skip(offset);
+    let mut find = collection
+        .find(query)
+        .sort(sort)
+        .skip(offset)
+        .max_time(max_time);
     if let Some(limit) = limit {
         find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
     }
@@ -410,6 +485,31 @@ fn case_insensitive() -> Collation {
 
 /// A driver error as a store error.
 fn backend(e: DriverError) -> StoreError {
+    match error_code(&e) {
+        // BadValue, invalid regex, regex too complex: the client's query (a pattern our
+        // check let through, a value the server cannot take), not a failure of the store.
+        Some(2 | 51091 | 51108 | 51109) => {
+            let msg = match e.kind.as_ref() {
+                ErrorKind::Command(c) => c.message.clone(),
+                _ => e.to_string(),
+            };
+            return StoreError::Invalid(format!("The database refused the query: {msg}"));
+        }
+        // MaxTimeMSExpired: the query ran over `maxTimeMS`.
+        Some(50) => {
+            return StoreError::Unavailable("The query took too long and was stopped".into());
+        }
+        _ => {}
+    }
+    if matches!(
+        e.kind.as_ref(),
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+    ) {
+        tracing::warn!(error = %e, "MongoDB unreachable");
+        return StoreError::Unavailable("The database is unreachable".into());
+    }
     StoreError::Backend(Box::new(e))
 }
 

@@ -370,6 +370,9 @@ impl Store for SqliteStore {
         writes: Vec<NodeWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
+        if let Some(e) = &event {
+            self.inner.log.admit(e)?;
+        }
         let log = self.inner.log.clone();
         self.inner
             .writer
@@ -388,6 +391,11 @@ impl Store for SqliteStore {
 
     fn event_log(&self) -> &Arc<EventLog> {
         &self.inner.log
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
     }
 
     async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>> {

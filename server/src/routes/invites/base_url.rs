@@ -72,7 +72,7 @@ fn first_forwarded_hop(value: &str) -> (Option<String>, Option<String>) {
 
 /// Whether `ip` is globally reachable, as Python's `ipaddress` `is_global` (private,
 /// loopback, link-local, shared, documentation and reserved ranges are not).
-fn is_global(ip: IpAddr) -> bool {
+pub(crate) fn is_global(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_global_v4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

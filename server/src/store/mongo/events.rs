@@ -175,8 +175,14 @@ async fn read(
     offset: u64,
     limit: Option<u64>,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let docs =
-        super::find_sorted(&store.events, query, doc! {"sequence_id": 1}, offset, limit).await?;
+    let docs = super::find_sorted(
+        &store.events,
+        query,
+        doc! {"sequence_id": 1},
+        (offset, limit),
+        store.max_time,
+    )
+    .await?;
     docs.into_iter().map(doc_to_event).collect()
 }
 

@@ -80,7 +80,22 @@ fn where_clause_with(filter: &Filter, target: fn(&str) -> Target) -> (String, Ve
     if parts.is_empty() {
         return (TRUE.to_owned(), args);
     }
-    (parts.join(" AND "), args)
+    (and_all(&parts), args)
+}
+
+/// Conditions joined by a flat `AND` chain up to this many; beyond, a balanced tree.
+const FLAT_AND_MAX: usize = 64;
+
+/// `parts` joined with `AND`, in order (the bound values follow the same order). SQLite
+/// parses `a AND b AND c ...` as a tree as deep as the chain is long and refuses depths over
+/// 1,000 (`SQLITE_MAX_EXPR_DEPTH`), so a long chain is nested as a balanced tree of depth
+/// log2(n); the planner flattens `AND`s however they are grouped.
+fn and_all(parts: &[String]) -> String {
+    if parts.len() <= FLAT_AND_MAX {
+        return parts.join(" AND ");
+    }
+    let (left, right) = parts.split_at(parts.len() / 2);
+    format!("({}) AND ({})", and_all(left), and_all(right))
 }
 
 fn condition(c: &Condition, target: fn(&str) -> Target, args: &mut Vec<Value>) -> String {

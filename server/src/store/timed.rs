@@ -1,0 +1,216 @@
+//! `TimedStore`: any store with a bound on each call's time. A call that does not finish
+//! in time fails with `Unavailable` (answered 503 with `Retry-After`), so an outage of the
+//! database is a quick, clear answer instead of a hang.
+//!
+//! A write that times out may still be applied afterwards (the database had it and
+//! answered late): the 503 means "outcome unknown", as a lost connection would.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use maestro_common::node::ObjectIdHex;
+use maestro_common::{Filter, Node, Timestamp};
+
+use super::{
+    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, SubscriberState,
+    UserFilter, UserGroup,
+};
+use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
+
+/// The default bound of one store call.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A store whose every call is bounded in time.
+pub struct TimedStore {
+    inner: Arc<dyn Store>,
+    timeout: Duration,
+}
+
+impl TimedStore {
+    /// `inner`, with each call bounded by `timeout`.
+    pub fn new(inner: Arc<dyn Store>, timeout: Duration) -> Self {
+        Self { inner, timeout }
+    }
+
+    async fn bound<T>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = StoreResult<T>> + Send,
+    ) -> StoreResult<T> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    call = what,
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    store = self.inner.backend_name(),
+                    "store call timed out; answering 503"
+                );
+                Err(StoreError::Unavailable(format!(
+                    "The database did not answer within {} s",
+                    self.timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for TimedStore {
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+
+    async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>> {
+        self.bound("get_node", self.inner.get_node(id)).await
+    }
+
+    async fn find_nodes(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<Node>> {
+        self.bound("find_nodes", self.inner.find_nodes(filter, offset, limit))
+            .await
+    }
+
+    async fn count_nodes(&self, filter: &Filter) -> StoreResult<u64> {
+        self.bound("count_nodes", self.inner.count_nodes(filter))
+            .await
+    }
+
+    async fn write_nodes_with_event(
+        &self,
+        writes: Vec<NodeWrite>,
+        event: Option<NewEvent>,
+    ) -> StoreResult<Option<SharedEvent>> {
+        self.bound(
+            "write_nodes_with_event",
+            self.inner.write_nodes_with_event(writes, event),
+        )
+        .await
+    }
+
+    fn event_log(&self) -> &Arc<EventLog> {
+        self.inner.event_log()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.bound("ping", self.inner.ping()).await
+    }
+
+    async fn events_after(&self, after: u64, limit: u64) -> StoreResult<Vec<StoredEvent>> {
+        self.bound("events_after", self.inner.events_after(after, limit))
+            .await
+    }
+
+    async fn find_events(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        self.bound("find_events", self.inner.find_events(filter, offset, limit))
+            .await
+    }
+
+    async fn find_subscriber(&self, subscriber_id: &str) -> StoreResult<Option<SubscriberState>> {
+        self.bound("find_subscriber", self.inner.find_subscriber(subscriber_id))
+            .await
+    }
+
+    async fn insert_subscriber(&self, state: &SubscriberState) -> StoreResult<()> {
+        self.bound("insert_subscriber", self.inner.insert_subscriber(state))
+            .await
+    }
+
+    async fn ack_subscriber(
+        &self,
+        subscriber_id: &str,
+        last_event_id: u64,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.bound(
+            "ack_subscriber",
+            self.inner.ack_subscriber(subscriber_id, last_event_id, at),
+        )
+        .await
+    }
+
+    async fn insert_user(&self, user: &StoredUser) -> StoreResult<()> {
+        self.bound("insert_user", self.inner.insert_user(user))
+            .await
+    }
+
+    async fn update_user(&self, user: &StoredUser, expected: &StoredUser) -> StoreResult<()> {
+        self.bound("update_user", self.inner.update_user(user, expected))
+            .await
+    }
+
+    async fn find_user_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<StoredUser>> {
+        self.bound("find_user_by_id", self.inner.find_user_by_id(id))
+            .await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+        self.bound(
+            "find_user_by_username",
+            self.inner.find_user_by_username(username),
+        )
+        .await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<StoredUser>> {
+        self.bound("find_user_by_email", self.inner.find_user_by_email(email))
+            .await
+    }
+
+    async fn list_users(
+        &self,
+        filters: &[UserFilter],
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<StoredUser>, u64)> {
+        self.bound("list_users", self.inner.list_users(filters, offset, limit))
+            .await
+    }
+
+    async fn delete_user(&self, id: &ObjectIdHex) -> StoreResult<bool> {
+        self.bound("delete_user", self.inner.delete_user(id)).await
+    }
+
+    async fn insert_group(&self, group: &UserGroup) -> StoreResult<()> {
+        self.bound("insert_group", self.inner.insert_group(group))
+            .await
+    }
+
+    async fn find_group_by_name(&self, name: &str) -> StoreResult<Option<UserGroup>> {
+        self.bound("find_group_by_name", self.inner.find_group_by_name(name))
+            .await
+    }
+
+    async fn find_group_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<UserGroup>> {
+        self.bound("find_group_by_id", self.inner.find_group_by_id(id))
+            .await
+    }
+
+    async fn list_groups(
+        &self,
+        name: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<UserGroup>, u64)> {
+        self.bound("list_groups", self.inner.list_groups(name, offset, limit))
+            .await
+    }
+
+    async fn delete_group_if_unused(&self, id: &ObjectIdHex) -> StoreResult<GroupDeletion> {
+        self.bound(
+            "delete_group_if_unused",
+            self.inner.delete_group_if_unused(id),
+        )
+        .await
+    }
+}
