@@ -121,7 +121,9 @@ struct InviteUrls {
     accept_invite_url: String,
 }
 
-/// The claims of an invite token, in the Python server's order.
+/// The claims of an invite token, in the Python server's order, plus a fingerprint of the
+/// password hash at issue time (as reset tokens have): accepting sets a new password, which
+/// voids the token, so an invite is good once even if an admin unverifies the user later.
 #[derive(Serialize)]
 struct InviteClaims<'a> {
     sub: String,
@@ -129,6 +131,7 @@ struct InviteClaims<'a> {
     purpose: &'static str,
     iat: u64,
     exp: u64,
+    password_fgpt: String,
 }
 
 /// The claims of a password-reset token, as fastapi-users makes them.
@@ -174,12 +177,14 @@ async fn invite(
     let public_base_url = public_base_url(&state, peer, &uri, &headers);
     let accept_invite_url = accept_url(&public_base_url);
     let now = get_current_timestamp();
+    let password_fgpt = hash_password_blocking(user.hashed_password.clone()).await?;
     let token = state.tokens.sign_claims(&InviteClaims {
         sub: user.id.to_string(),
         email: &user.email,
         purpose: "invite",
         iat: now,
         exp: now + state.onboarding.invite_token_lifetime_secs,
+        password_fgpt,
     })?;
     let invite_url = format!("{accept_invite_url}?token={token}");
 
@@ -340,6 +345,15 @@ async fn accept_invite(State(state): State<AppState>, body: Bytes) -> ApiResult<
     }
     if user.is_verified {
         return Err(ApiError::BadRequest("Invite already accepted".into()));
+    }
+    // Tokens of the Python server (or of before the fingerprint) have none: accepted as
+    // they were. Ours are void once the password they were issued against changed.
+    if let Some(fgpt) = claims.get("password_fgpt").and_then(Value::as_str) {
+        let current =
+            verify_password_blocking(user.hashed_password.clone(), fgpt.to_owned()).await?;
+        if !current {
+            return Err(ApiError::BadRequest("Invite already accepted".into()));
+        }
     }
     let before = user.clone();
     user.hashed_password = hash_password_blocking(password).await?;

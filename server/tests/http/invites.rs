@@ -103,7 +103,11 @@ async fn an_invite_without_smtp_carries_its_link_and_accepting_it_enables_login(
     );
     let c = claims(&token);
     let keys: Vec<&String> = c.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["sub", "email", "purpose", "iat", "exp"]);
+    // The Python server's claims, in its order, then the fingerprint that makes it single-use.
+    assert_eq!(
+        keys,
+        ["sub", "email", "purpose", "iat", "exp", "password_fgpt"]
+    );
     assert_eq!(
         (&c["sub"], &c["email"], &c["purpose"]),
         (&user["id"], &user["email"], &json!("invite"))
@@ -490,4 +494,32 @@ async fn the_served_app_knows_its_peer_and_honours_a_local_proxy() {
     );
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_invite_is_good_once_even_if_the_user_is_unverified_again() {
+    let app = TestApp::new().await;
+    let admin = app.user("admin", true, &[]).await;
+    let body = json!({"username": "carol", "email": "carol@example.org"});
+    let r = app.post("/latest/user/invite", &admin, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let token = r.body["token"].as_str().unwrap().to_owned();
+    let accept = json!({"token": token, "password": "Carol-Chose-This-1"});
+    let r = app.post("/latest/user/accept-invite", "", &accept).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/latest/user/{id}"),
+            &admin,
+            &json!({"is_verified": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let before = app.stored_user("carol").await;
+    let again = json!({"token": token, "password": "Mallory-Sets-This-2"});
+    let r = app.post("/latest/user/accept-invite", "", &again).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(detail(&r), "Invite already accepted");
+    assert_eq!(app.stored_user("carol").await, before, "nothing changed");
 }
