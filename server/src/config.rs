@@ -119,6 +119,11 @@ pub struct Config {
     #[arg(long, env = "KEEP_ALIVE_PERIOD", default_value_t = crate::pubsub::DEFAULT_KEEP_ALIVE_SECS)]
     pub keep_alive_secs: u64,
 
+    /// Seconds a `/pop` waits for an item before answering 204 No Content (0: wait until
+    /// one comes, as the Python server does).
+    #[arg(long, env = "MAESTRO_POP_TIMEOUT_SECS", default_value_t = crate::pubsub::DEFAULT_POP_TIMEOUT_SECS)]
+    pub pop_timeout_secs: u64,
+
     /// Seconds after which a subscription nobody listens to is dropped; a durable one
     /// (`subscriber_id`) keeps its stored position and resumes on its next listen.
     #[arg(long, env = "MAESTRO_SUBSCRIPTION_IDLE_SECS", default_value_t = crate::pubsub::DEFAULT_IDLE_SECS)]
@@ -220,6 +225,7 @@ impl Config {
                 CENTURY_SECS,
             ),
             ("--keep-alive-secs", self.keep_alive_secs, 86_400),
+            ("--pop-timeout-secs", self.pop_timeout_secs, 86_400),
             (
                 "--subscription-idle-secs",
                 self.subscription_idle_secs,

@@ -25,6 +25,10 @@ use subscription::{Dormant, Listening, Subscription};
 /// Default seconds a listen waits before a BEEP.
 pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 45;
 
+/// Default seconds a `/pop` waits for an item: under the 60 s at which Python clients
+/// give up, so that an empty list answers instead of leaving the connection hanging.
+pub const DEFAULT_POP_TIMEOUT_SECS: u64 = 55;
+
 /// Default seconds without a listen after which a subscription is dropped.
 pub const DEFAULT_IDLE_SECS: u64 = 900;
 
@@ -43,6 +47,8 @@ pub struct PubSubConfig {
     /// Subscriptions one user may hold in memory at once (each costs a cursor, and a
     /// listen holds a connection).
     pub max_per_user: usize,
+    /// How long a `/pop` waits for an item before answering 204; `None`: until one comes.
+    pub pop_timeout: Option<Duration>,
 }
 
 /// Default bound of subscriptions per user.
@@ -55,6 +61,7 @@ impl Default for PubSubConfig {
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_SECS),
             source: DEFAULT_SOURCE.to_owned(),
             max_per_user: DEFAULT_MAX_SUBSCRIPTIONS_PER_USER,
+            pop_timeout: Some(Duration::from_secs(DEFAULT_POP_TIMEOUT_SECS)),
         }
     }
 }
@@ -71,6 +78,8 @@ impl PubSubConfig {
                 cfg.cloud_events_source.clone()
             },
             max_per_user: cfg.max_subscriptions_per_user.max(1),
+            pop_timeout: (cfg.pop_timeout_secs > 0)
+                .then(|| Duration::from_secs(cfg.pop_timeout_secs)),
         }
     }
 }

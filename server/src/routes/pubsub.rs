@@ -244,13 +244,22 @@ async fn push(
     Ok(Json(()))
 }
 
+/// Waits for an item (a client that goes away takes nothing); when none came within the
+/// pop timeout, 204 No Content: pop again.
 async fn pop(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
     Path(list): Path<String>,
-) -> Json<Map<String, Value>> {
-    // Waits as long as it takes; a client that goes away takes nothing.
-    Json(state.pubsub.lists.pop(&list).await)
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let popped = state.pubsub.lists.pop(&list);
+    match state.pubsub.config().pop_timeout {
+        None => Json(popped.await).into_response(),
+        Some(limit) => match tokio::time::timeout(limit, popped).await {
+            Ok(item) => Json(item).into_response(),
+            Err(_) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        },
+    }
 }
 
 async fn stats(

@@ -778,3 +778,23 @@ async fn the_event_history_filters_and_attaches_nodes() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.text);
     }
 }
+
+#[tokio::test]
+async fn a_pop_on_an_empty_list_answers_204_after_its_timeout_and_takes_nothing() {
+    let mut app = app().await;
+    app.state.pubsub = Arc::new(PubSub::new(PubSubConfig {
+        pop_timeout: Some(Duration::from_millis(300)),
+        ..PubSubConfig::default()
+    }));
+    let t = app.user("alice", false, &[]).await;
+    let r = app.send("GET", "/latest/pop/empty", Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    // The timed-out pop took nothing: a later item goes to the next pop.
+    let r = app
+        .post("/latest/push/empty", &t, &json!({"data": {"n": 1}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.send("GET", "/latest/pop/empty", Some(&t), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["data"], json!({"n": 1}));
+}
