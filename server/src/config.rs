@@ -119,6 +119,11 @@ pub struct Config {
     #[arg(long, env = "KEEP_ALIVE_PERIOD", default_value_t = crate::pubsub::DEFAULT_KEEP_ALIVE_SECS)]
     pub keep_alive_secs: u64,
 
+    /// Seconds a WebSocket client may leave the server's frames unread (it stopped reading,
+    /// even after its `resync`) before it is dropped.
+    #[arg(long, env = "MAESTRO_WS_STALL_SECS", default_value_t = crate::ws::DEFAULT_WS_STALL_SECS)]
+    pub ws_stall_secs: u64,
+
     /// Seconds a `/pop` waits for an item before answering 204 No Content (0: wait until
     /// one comes, as the Python server does).
     #[arg(long, env = "MAESTRO_POP_TIMEOUT_SECS", default_value_t = crate::pubsub::DEFAULT_POP_TIMEOUT_SECS)]
@@ -226,6 +231,7 @@ impl Config {
             ),
             ("--keep-alive-secs", self.keep_alive_secs, 86_400),
             ("--pop-timeout-secs", self.pop_timeout_secs, 86_400),
+            ("--ws-stall-secs", self.ws_stall_secs, 86_400),
             (
                 "--subscription-idle-secs",
                 self.subscription_idle_secs,

@@ -106,6 +106,7 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
     );
     state.ws = Arc::new(ws::Hub::new(ws::WsConfig {
         source: cfg.cloud_events_source.clone(),
+        stall_timeout: std::time::Duration::from_secs(cfg.ws_stall_secs.max(1)),
         ..ws::WsConfig::default()
     }));
     bootstrap::ensure_admin(&state, cfg).await?;

@@ -17,6 +17,9 @@ mod filter;
 mod frame;
 mod session;
 
+/// Default seconds a WebSocket client may leave frames unread before it is dropped.
+pub const DEFAULT_WS_STALL_SECS: u64 = 60;
+
 /// Settings of the WebSocket sessions.
 #[derive(Clone, Debug)]
 pub struct WsConfig {
@@ -28,16 +31,21 @@ pub struct WsConfig {
     pub replay_page: u64,
     /// The `source` attribute of the CloudEvents.
     pub source: String,
+    /// A client whose socket takes no frame for this long (it stopped reading, after its
+    /// `resync`) is dropped, so that it holds no queue and no connection.
+    pub stall_timeout: Duration,
 }
 
 impl Default for WsConfig {
-    /// 1,024 queued messages, a ping every 20 s, replay pages of 1,000.
+    /// 1,024 queued messages, a ping every 20 s, replay pages of 1,000, stalled clients
+    /// dropped after 60 s.
     fn default() -> Self {
         Self {
             buffer: 1024,
             ping_interval: Duration::from_secs(20),
             replay_page: 1000,
             source: crate::pubsub::DEFAULT_SOURCE.to_owned(),
+            stall_timeout: Duration::from_secs(DEFAULT_WS_STALL_SECS),
         }
     }
 }

@@ -82,7 +82,8 @@ pub(super) async fn run<S, R, E>(
         tx,
         sub: None,
     };
-    tokio::join!(pump.run(frames), write(sink, rx, shutdown));
+    let stall = pump.hub.config.stall_timeout;
+    tokio::join!(pump.run(frames), write(sink, rx, shutdown, stall));
     reader.abort();
 }
 
@@ -314,8 +315,12 @@ fn text(msg: &ServerMsg) -> Utf8Bytes {
 }
 
 /// Drains `rx` into `sink`, flushing after each batch; at shutdown sends a close frame.
-async fn write<S>(mut sink: S, mut rx: mpsc::Receiver<Out>, shutdown: CancellationToken)
-where
+async fn write<S>(
+    mut sink: S,
+    mut rx: mpsc::Receiver<Out>,
+    shutdown: CancellationToken,
+    stall: Duration,
+) where
     S: Sink<Message> + Unpin,
 {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
@@ -337,7 +342,15 @@ where
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            sent = sink.send_all(&mut frames) => if sent.is_err() { return },
+            sent = tokio::time::timeout(stall, sink.send_all(&mut frames)) => match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    // Dropping the sink closes the connection; the pump ends with the queue.
+                    tracing::warn!(?stall, "dropping a WebSocket client that stopped reading");
+                    return;
+                }
+            },
         }
     }
     let close = Message::Close(Some(CloseFrame {

@@ -183,3 +183,48 @@ async fn shutdown_sends_a_close_frame_and_ends_the_session() {
         .expect("the session ends")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_after_the_stall_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open_with_event_capacity(dir.path(), 32).unwrap());
+    let hub = Arc::new(Hub::new(WsConfig {
+        buffer: 4,
+        stall_timeout: Duration::from_millis(300),
+        ..WsConfig::default()
+    }));
+    let (sink, mut from_server) = mpsc::channel(0);
+    let (mut to_server, stream): (ClientTx, _) = mpsc::channel(8);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(serve(store.clone(), hub, shutdown, sink, stream));
+    let text = serde_json::to_string(&subscribe(None)).unwrap();
+    to_server
+        .send(Ok(Message::Text(text.into())))
+        .await
+        .unwrap();
+    for i in 0..50 {
+        let event = NewEvent {
+            channel: "bench".into(),
+            owner: None,
+            data: json!({"i": i}),
+            treeid: None,
+            attributes: Map::new(),
+        };
+        store
+            .write_nodes_with_event(vec![], Some(event))
+            .await
+            .unwrap();
+    }
+    // Nothing is read: the session gives up on the client and ends by itself.
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the session ended within 10 s")
+        .unwrap();
+    // What the socket held is all the client gets; then the connection is gone.
+    let mut frames = 0;
+    while from_server.next().await.is_some() {
+        frames += 1;
+    }
+    assert!(frames <= 2, "{frames} frames after the stall");
+}
