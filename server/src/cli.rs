@@ -71,6 +71,9 @@ pub enum AdminCommand {
     /// Manage user groups in the store (works without the server running).
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Check the embedded SQLite database in full (`PRAGMA integrity_check`); exits 1 and
+    /// lists the problems when it is damaged. The server runs a quick check at every start.
+    Check,
 }
 
 /// `maestro-server user ...`
@@ -169,6 +172,9 @@ pub struct Console<'a> {
 
 /// Runs an admin command on the store `cfg` selects, with the process's standard streams.
 pub async fn run(cfg: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::Check = cmd {
+        return check(cfg);
+    }
     let creates = matches!(
         cmd,
         AdminCommand::User(UserCommand::Add(_)) | AdminCommand::Group(GroupCommand::Add(_))
@@ -195,6 +201,34 @@ pub async fn run(cfg: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
     execute(store.as_ref(), cfg, cmd, &mut console).await
 }
 
+/// `maestro-server check`: the full integrity check of the SQLite database.
+fn check(cfg: &Config) -> anyhow::Result<()> {
+    if cfg.mongodb_uri.is_some() {
+        bail!(
+            "`check` examines the embedded SQLite database; for MongoDB use its own `validate` \
+             command on each collection"
+        );
+    }
+    let db = cfg.data_dir.join(crate::store::sqlite::DB_FILE);
+    if !db.exists() {
+        bail!("there is no Maestro database in {}", cfg.data_dir.display());
+    }
+    let problems = crate::store::sqlite::SqliteStore::integrity_check(&cfg.data_dir)
+        .context("checking the database")?;
+    if problems.is_empty() {
+        println!("{}: ok", db.display());
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    bail!(
+        "{} is damaged: {} problem(s) listed above; restore it from a backup",
+        db.display(),
+        problems.len()
+    )
+}
+
 /// Runs an admin command on `store`; `cfg` gives the token keys.
 pub async fn execute(
     store: &dyn Store,
@@ -205,6 +239,7 @@ pub async fn execute(
     match cmd {
         AdminCommand::User(cmd) => user_command(store, cfg, cmd, io).await,
         AdminCommand::Group(cmd) => group_command(store, cmd, io).await,
+        AdminCommand::Check => bail!("`check` runs on the database file, not on a store"),
     }
 }
 

@@ -119,6 +119,11 @@ pub struct Config {
     #[arg(long, env = "KEEP_ALIVE_PERIOD", default_value_t = crate::pubsub::DEFAULT_KEEP_ALIVE_SECS)]
     pub keep_alive_secs: u64,
 
+    /// Skip SQLite's quick integrity check at start (it reads the whole database file:
+    /// seconds for a large, cold one); `maestro-server check` runs the full check.
+    #[arg(long, env = "MAESTRO_SKIP_INTEGRITY_CHECK")]
+    pub skip_integrity_check: bool,
+
     /// Seconds a WebSocket client may leave the server's frames unread (it stopped reading,
     /// even after its `resync`) before it is dropped.
     #[arg(long, env = "MAESTRO_WS_STALL_SECS", default_value_t = crate::ws::DEFAULT_WS_STALL_SECS)]

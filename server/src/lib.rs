@@ -67,9 +67,12 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
             .context("connecting to MongoDB")?,
         ),
         None => Arc::new(
-            store::sqlite::SqliteStore::open(&cfg.data_dir).with_context(|| {
-                format!("opening the SQLite store in {}", cfg.data_dir.display())
-            })?,
+            store::sqlite::SqliteStore::open_with(
+                &cfg.data_dir,
+                events::log::DEFAULT_CAPACITY,
+                !cfg.skip_integrity_check,
+            )
+            .with_context(|| format!("opening the SQLite store in {}", cfg.data_dir.display()))?,
         ),
     };
     // Every call of every request bounded: an outage is a 503, never a hang.

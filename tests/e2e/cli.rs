@@ -2,7 +2,7 @@
 //! store of a test server, checked over the server's HTTP API.
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use maestro_e2e::{Backend, Server, admin_command};
 use reqwest::Method;
@@ -375,6 +375,7 @@ fn every_command_has_help() {
         "group add",
         "group list",
         "group remove",
+        "check",
     ] {
         let mut args: Vec<&str> = path.split_whitespace().collect();
         args.push("--help");
@@ -393,4 +394,47 @@ fn every_command_has_help() {
         }
     }
     assert!(!data.exists(), "--help touches no store");
+}
+
+#[test]
+fn check_reports_a_damaged_database_and_the_server_refuses_it() {
+    use std::io::{Seek, SeekFrom};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for i in 0..400 {
+        cli(
+            &data,
+            &Backend::Sqlite,
+            &["group", "add", &format!("group-with-a-long-name-{i:04}")],
+            None,
+        )
+        .ok();
+    }
+    let r = cli(&data, &Backend::Sqlite, &["check"], None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.trim_end().ends_with(": ok"), "{r:?}");
+
+    let db = data.join("maestro.sqlite3");
+    let len = std::fs::metadata(&db).unwrap().len();
+    let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    f.seek(SeekFrom::Start(len / 2 / 4096 * 4096)).unwrap();
+    f.write_all(&vec![0x5A; 2 * 4096]).unwrap();
+    drop(f);
+    let r = cli(&data, &Backend::Sqlite, &["check"], None);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("is damaged"), "{r:?}");
+    assert!(!r.stdout.is_empty(), "the problems are listed: {r:?}");
+
+    let out = Command::new(maestro_e2e::server_binary())
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env_remove("MAESTRO_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is damaged") && err.contains("maestro-server check"),
+        "{err}"
+    );
 }

@@ -59,9 +59,24 @@ impl SqliteStore {
     /// As [`SqliteStore::open`], keeping the `capacity` most recent events in memory
     /// (slow-consumer tests use a small window).
     pub fn open_with_event_capacity(data_dir: &Path, capacity: usize) -> StoreResult<Self> {
+        Self::open_with(data_dir, capacity, true)
+    }
+
+    /// As [`SqliteStore::open_with_event_capacity`]; `check` runs SQLite's quick check
+    /// first (it reads the whole file: about 6 s for a cold 460 MB database, 0.4 s warm) and
+    /// refuses a damaged database.
+    pub fn open_with(data_dir: &Path, capacity: usize, check: bool) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(backend)?;
         let path = data_dir.join(DB_FILE);
         let writer = schema::open_connection(&path).map_err(backend)?;
+        // A damaged page would otherwise surface as 500s on the queries that touch it.
+        if check {
+            let damage =
+                schema::check(&writer, false, 10).map_err(|e| damaged(&path, &e.to_string()))?;
+            if !damage.is_empty() {
+                return Err(damaged(&path, &damage.join("; ")));
+            }
+        }
         schema::migrate(&writer).map_err(backend)?;
         let head = events::head(&writer).map_err(backend)?;
         let log = Arc::new(EventLog::new(head, capacity));
@@ -73,6 +88,16 @@ impl SqliteStore {
                 log,
             }),
         })
+    }
+
+    /// The full `PRAGMA integrity_check` of the database in `data_dir`, without opening the
+    /// store (so a damaged database can be examined): the problems found, none when sound.
+    pub fn integrity_check(data_dir: &Path) -> StoreResult<Vec<String>> {
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(backend)?;
+        // An error while checking (a page too damaged to read) is itself a finding.
+        Ok(schema::check(&conn, true, 100).unwrap_or_else(|e| vec![e.to_string()]))
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -108,6 +133,18 @@ impl SqliteStore {
     {
         self.inner.writer.write(f).await
     }
+}
+
+/// The start-up refusal of a damaged database.
+fn damaged(path: &Path, what: &str) -> StoreError {
+    StoreError::Backend(
+        format!(
+            "the SQLite database {} is damaged ({what}); run `maestro-server check` for a \
+             full report, and restore it from a backup",
+            path.display()
+        )
+        .into(),
+    )
 }
 
 fn poisoned() -> StoreError {

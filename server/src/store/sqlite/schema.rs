@@ -95,6 +95,22 @@ pub(super) fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// What SQLite's `PRAGMA quick_check` (`full: false`: page structure, no index content) or
+/// `PRAGMA integrity_check` finds wrong, at most `limit` lines; empty when the database is
+/// sound.
+pub(super) fn check(conn: &Connection, full: bool, limit: u32) -> rusqlite::Result<Vec<String>> {
+    let pragma = if full {
+        "integrity_check"
+    } else {
+        "quick_check"
+    };
+    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}({limit})"))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(if rows == ["ok"] { Vec::new() } else { rows })
+}
+
 /// Creates or upgrades the schema.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
