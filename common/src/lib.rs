@@ -9,6 +9,7 @@ pub mod event;
 pub mod node;
 pub mod pattern;
 pub mod query;
+pub mod rights;
 pub mod timestamp;
 pub mod user;
 pub mod ws;

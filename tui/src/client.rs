@@ -245,11 +245,32 @@ impl Client {
         Ok(())
     }
 
-    /// The newest page of checkouts (newest first): the list is in id order on both the
-    /// Python server and ours, so the newest are the last page.
+    /// The newest page of checkouts (newest first) and the sequence of the snapshot.
     pub async fn revisions(
         &self,
         filter: &RevisionFilter,
+        limit: u64,
+    ) -> Result<(Vec<Revision>, u64, Option<u64>), ClientError> {
+        self.revision_page(filter, 0, limit).await
+    }
+
+    /// The page of `limit` checkouts older than the `skip` newest (newest first).
+    pub async fn older_revisions(
+        &self,
+        filter: &RevisionFilter,
+        skip: u64,
+        limit: u64,
+    ) -> Result<(Vec<Revision>, u64), ClientError> {
+        let (rows, total, _) = self.revision_page(filter, skip, limit).await?;
+        Ok((rows, total))
+    }
+
+    /// Checkouts are listed in id order on both the Python server and ours, so the newest
+    /// are the last: count, then read the page that ends `skip` before the end.
+    async fn revision_page(
+        &self,
+        filter: &RevisionFilter,
+        skip: u64,
         limit: u64,
     ) -> Result<(Vec<Revision>, u64, Option<u64>), ClientError> {
         let mut q = vec![("kind".to_owned(), "checkout".to_owned())];
@@ -260,43 +281,18 @@ impl Client {
             q.push(("data.kernel_revision.branch".into(), b.clone()));
         }
         let total = self.count(&q).await?;
-        let offset = total.saturating_sub(limit);
-        let (nodes, seq) = self.nodes(&q, offset, limit).await?;
+        let end = total.saturating_sub(skip);
+        if end == 0 {
+            return Ok((Vec::new(), total, None));
+        }
+        let offset = end.saturating_sub(limit);
+        let (nodes, seq) = self.nodes(&q, offset, end - offset).await?;
         let rows = nodes
             .iter()
             .rev()
             .map(|n| Revision::new(NodeSummary::of(n)))
             .collect();
         Ok((rows, total, seq))
-    }
-
-    /// The page of `limit` checkouts older than the `skip` newest (newest first).
-    pub async fn older_revisions(
-        &self,
-        filter: &RevisionFilter,
-        skip: u64,
-        limit: u64,
-    ) -> Result<(Vec<Revision>, u64), ClientError> {
-        let mut q = vec![("kind".to_owned(), "checkout".to_owned())];
-        if let Some(t) = &filter.tree {
-            q.push(("data.kernel_revision.tree".into(), t.clone()));
-        }
-        if let Some(b) = &filter.branch {
-            q.push(("data.kernel_revision.branch".into(), b.clone()));
-        }
-        let total = self.count(&q).await?;
-        let end = total.saturating_sub(skip);
-        let offset = end.saturating_sub(limit);
-        if end == 0 {
-            return Ok((Vec::new(), total));
-        }
-        let (nodes, _) = self.nodes(&q, offset, end - offset).await?;
-        let rows = nodes
-            .iter()
-            .rev()
-            .map(|n| Revision::new(NodeSummary::of(n)))
-            .collect();
-        Ok((rows, total))
     }
 
     /// The counts of a revision's nodes (checkout excluded), four `/count`s at once.

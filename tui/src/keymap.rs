@@ -241,27 +241,10 @@ pub fn bindings(ctx: Context) -> Vec<Binding> {
             "jump to the node",
             quick
         )],
+        // Moving is the lists' bindings (`g` reads the ranges before as it gets there).
         Context::Log => vec![
             bind!(&[key('q'), code(Esc)], Action::Back, "close the log", quick),
             bind!(&[ctrl('c')], Action::Quit, "quit"),
-            bind!(&[key('k'), code(Up)], Action::MoveUp, "up"),
-            bind!(&[key('j'), code(Down)], Action::MoveDown, "down"),
-            bind!(
-                &[ctrl('u'), code(PageUp)],
-                Action::HalfPageUp,
-                "half a page up"
-            ),
-            bind!(
-                &[ctrl('d'), code(PageDown)],
-                Action::HalfPageDown,
-                "half a page down"
-            ),
-            bind!(
-                &[key('g'), code(Home)],
-                Action::MoveTop,
-                "start (reads earlier ranges)"
-            ),
-            bind!(&[key('G'), code(End)], Action::MoveBottom, "end"),
             bind!(&[key('/')], Action::StartFilter, "search", quick),
             bind!(&[key('n')], Action::NextMatch, "next match (down)", quick),
             bind!(&[key('N')], Action::PrevMatch, "previous match (up)"),
@@ -272,7 +255,7 @@ pub fn bindings(ctx: Context) -> Vec<Binding> {
 /// The contexts active in `state`, most specific first.
 pub fn active_contexts(state: &State) -> Vec<Context> {
     if let Popup::Log(_) = state.popup {
-        return vec![Context::Log];
+        return vec![Context::Log, Context::Lists];
     }
     let pane = match state.focus {
         Pane::Revisions => Context::Revisions,
@@ -356,7 +339,7 @@ mod tests {
             vec![Context::Tree, Context::Lists, Context::Global],
             vec![Context::Details, Context::Lists, Context::Global],
             vec![Context::Events, Context::Lists, Context::Global],
-            vec![Context::Log],
+            vec![Context::Log, Context::Lists],
         ];
         for stack in stacks {
             let mut seen: Vec<(KeyCombo, &str)> = Vec::new();

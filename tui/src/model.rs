@@ -120,6 +120,17 @@ impl Counts {
         *slot = slot.saturating_add_signed(n);
     }
 
+    /// Each count with the status it counts (running stands for every unfinished one).
+    pub fn entries(&self) -> [(Status, u32); 5] {
+        [
+            (Status::Pass, self.pass),
+            (Status::Fail, self.fail),
+            (Status::Incomplete, self.incomplete),
+            (Status::Skip, self.skip),
+            (Status::Running, self.running),
+        ]
+    }
+
     /// Every node counted.
     pub fn total(&self) -> u32 {
         self.pass + self.fail + self.incomplete + self.skip + self.running
@@ -306,8 +317,13 @@ impl Forest {
                 }
                 return true;
             }
-            // Moved (never in practice): take it out whole, put it back.
+            // Moved (never in practice): take it out whole, put it back with its subtree.
             self.remove_subtree_links(&node.id);
+            let (id, parent) = (node.id.clone(), node.parent.clone());
+            self.insert_new(node);
+            let below = self.counts(&id);
+            self.shift_ancestors(parent.as_deref(), below, 1);
+            return true;
         }
         self.insert_new(node);
         true
@@ -319,7 +335,7 @@ impl Forest {
         };
         let mut subtree = self.counts(id);
         subtree.add(old.status(), 1);
-        self.subtract_from_ancestors(old.parent.as_deref(), subtree);
+        self.shift_ancestors(old.parent.as_deref(), subtree, -1);
         match &old.parent {
             Some(p) if self.nodes.contains_key(p) => {
                 if let Some(list) = self.children.get_mut(p) {
@@ -331,30 +347,12 @@ impl Forest {
         self.nodes.remove(id);
     }
 
-    fn subtract_from_ancestors(&mut self, parent: Option<&str>, c: Counts) {
-        for (s, n) in [
-            (Status::Pass, c.pass),
-            (Status::Fail, c.fail),
-            (Status::Incomplete, c.incomplete),
-            (Status::Skip, c.skip),
-            (Status::Running, c.running),
-        ] {
+    /// Adds (`sign` 1) or takes away (`sign` -1) the counts `c` on every ancestor from
+    /// `parent` up.
+    fn shift_ancestors(&mut self, parent: Option<&str>, c: Counts, sign: i32) {
+        for (s, n) in c.entries() {
             if n > 0 {
-                self.adjust_ancestors(parent, s, -(n as i32));
-            }
-        }
-    }
-
-    fn add_to_ancestors(&mut self, parent: Option<&str>, c: Counts) {
-        for (s, n) in [
-            (Status::Pass, c.pass),
-            (Status::Fail, c.fail),
-            (Status::Incomplete, c.incomplete),
-            (Status::Skip, c.skip),
-            (Status::Running, c.running),
-        ] {
-            if n > 0 {
-                self.adjust_ancestors(parent, s, n as i32);
+                self.adjust_ancestors(parent, s, sign * n as i32);
             }
         }
     }
@@ -375,22 +373,18 @@ impl Forest {
             self.roots.retain(|r| !adopted.contains(r));
             let mut subtree = Counts::default();
             for child in &adopted {
-                let c = self.counts(child);
-                let own = self.nodes.get(child).map(NodeSummary::status);
-                subtree.pass += c.pass;
-                subtree.fail += c.fail;
-                subtree.incomplete += c.incomplete;
-                subtree.skip += c.skip;
-                subtree.running += c.running;
-                if let Some(s) = own {
-                    subtree.add(s, 1);
+                for (s, n) in self.counts(child).entries() {
+                    subtree.add(s, n as i32);
+                }
+                if let Some(n) = self.nodes.get(child) {
+                    subtree.add(n.status(), 1);
                 }
             }
             let list = self.children.entry(id.clone()).or_default();
             list.extend(adopted);
             list.sort();
             self.counts.insert(id.clone(), subtree);
-            self.add_to_ancestors(parent.as_deref(), subtree);
+            self.shift_ancestors(parent.as_deref(), subtree, 1);
         }
         match parent.as_deref().filter(|p| self.nodes.contains_key(*p)) {
             Some(p) => {
@@ -491,5 +485,11 @@ mod tests {
             "no change"
         );
         assert_eq!(f.ancestry("d"), ["a", "b", "d"]);
+        // A node moved under another parent takes its subtree's counts along.
+        f.upsert(summary("e", Some("a"), Status::Fail));
+        f.upsert(summary("b", Some("e"), Status::Running));
+        assert_eq!(f.children("e"), ["b"]);
+        assert_eq!(f.counts("e").total(), 3, "b and its two children");
+        assert_eq!(f.counts("a").total(), 4, "e, b and b's children, once each");
     }
 }

@@ -45,18 +45,16 @@ pub struct Whoami {
 }
 
 impl Whoami {
-    /// The server's rule (kernelci-api.md section 7): superuser, owner, `node:edit:any`, a
-    /// group of the node's `user_groups`, or a runtime editor/admin of the node's runtime.
-    /// The server checks again on every write; this only decides what the UI offers.
+    /// The server's rule (`maestro_common::rights`), for a server that cannot be asked
+    /// (the Python API); the server checks again on every write.
     pub fn may_edit(&self, node: &NodeSummary) -> bool {
-        let in_group = |g: &str| self.groups.iter().any(|x| x == g);
-        self.is_superuser
-            || node.owner.as_deref() == Some(self.username.as_str())
-            || in_group("node:edit:any")
-            || node.user_groups.iter().any(|g| in_group(g))
-            || node.runtime.as_ref().is_some_and(|rt| {
-                in_group(&format!("runtime:{rt}:node-editor"))
-                    || in_group(&format!("runtime:{rt}:node-admin"))
-            })
+        maestro_common::rights::may_edit(
+            &self.username,
+            self.is_superuser,
+            |g| self.groups.iter().any(|x| x == g),
+            node.owner.as_deref(),
+            &node.user_groups,
+            node.runtime.as_deref(),
+        )
     }
 }

@@ -64,7 +64,7 @@ pub async fn run(
         match websocket(&client, &mut since, &filter, &tx).await {
             Ended::Unsupported => {
                 tracing::info!("no WebSocket stream on this server; falling back");
-                fallback(&client, since, &tx).await;
+                fallback(&client, &tx).await;
                 return;
             }
             Ended::Lost(why, established) => {
@@ -179,11 +179,11 @@ async fn websocket(
 }
 
 /// Without the WebSocket stream: long-poll with a token, poll without.
-async fn fallback(client: &Client, since: Option<u64>, tx: &mpsc::Sender<Action>) {
+async fn fallback(client: &Client, tx: &mpsc::Sender<Action>) {
     if client.token().is_some() {
         long_poll(client, tx).await;
     } else {
-        poll(client, since, tx).await;
+        poll(client, tx).await;
     }
 }
 
@@ -296,7 +296,7 @@ fn polled_event(node: &Node) -> Action {
     }
 }
 
-async fn poll(client: &Client, _since: Option<u64>, tx: &mpsc::Sender<Action>) {
+async fn poll(client: &Client, tx: &mpsc::Sender<Action>) {
     let mut after = Timestamp::now();
     loop {
         let _ = tx.send(Action::Connection(ConnState::Polling)).await;

@@ -3,7 +3,7 @@ use maestro_common::Timestamp;
 use ratatui::text::Span;
 
 use super::Theme;
-use crate::model::{Counts, Status};
+use crate::model::Counts;
 
 /// `t` relative to `now`: `12s`, `5m`, `3h`, `2d` (ago), or `in 5m` for the future.
 pub fn age(now: Timestamp, t: Timestamp) -> String {
@@ -30,13 +30,7 @@ pub fn short_duration(secs: i64) -> String {
 /// `✓12 ✗3 !1 ●5` with each count in its status colour; zero counts are left out.
 pub fn counts_spans(c: &Counts, theme: Theme) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
-    for (status, n) in [
-        (Status::Pass, c.pass),
-        (Status::Fail, c.fail),
-        (Status::Incomplete, c.incomplete),
-        (Status::Skip, c.skip),
-        (Status::Running, c.running),
-    ] {
+    for (status, n) in c.entries() {
         if n > 0 {
             if !spans.is_empty() {
                 spans.push(Span::raw(" "));
