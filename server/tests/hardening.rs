@@ -1,7 +1,7 @@
 //! Hardening suite: the server's limits against hostile or careless clients, through the
 //! real router on both stores (issue 7).
 //!
-//! `hardening_suite!` turns every case into a `sqlite::<case>` and a `mongodb::<case>` test,
+//! `two_store_suite!` (security/two_stores.rs) turns every case into a `sqlite::<case>` and a `mongodb::<case>` test,
 //! as the security suite does, and shares its `TestApp`. MongoDB needs
 //! `MAESTRO_TEST_MONGODB_URI`; without it the MongoDB tests are skipped, unless `CI=true`.
 //!
@@ -43,87 +43,11 @@ mod subscriptions;
 #[allow(dead_code)]
 #[path = "security/support.rs"]
 mod support;
+#[macro_use]
+#[path = "security/two_stores.rs"]
+mod two_stores;
 
-use std::any::Any;
-
-use maestro_server::store::mongo::MongoStore;
-
-/// A store on a fresh database of the MongoDB-wire server, or `None` (after saying why) when
-/// no server is configured outside CI.
-async fn mongodb_store(case: &str) -> Option<MongoStore> {
-    let uri = std::env::var("MAESTRO_TEST_MONGODB_URI").unwrap_or_default();
-    if uri.is_empty() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "MongoDB-wire server required in CI: MAESTRO_TEST_MONGODB_URI is not set"
-        );
-        eprintln!("skipping mongodb::{case}: MAESTRO_TEST_MONGODB_URI is not set");
-        return None;
-    }
-    let short = &case[..case.len().min(40)];
-    let database = format!("hard_{short}_{:016x}", rand::random::<u64>());
-    match MongoStore::connect(&uri, &database).await {
-        Ok(store) => Some(store),
-        Err(e) => panic!("cannot connect to {uri} (database {database}): {e}"),
-    }
-}
-
-/// Drops the test's database, then re-raises the case's panic if it had one.
-async fn finish_mongodb(store: &MongoStore, outcome: Result<(), Box<dyn Any + Send>>) {
-    let dropped = store.drop_database().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    if let Err(e) = dropped {
-        panic!("dropping the test database failed: {e}");
-    }
-}
-
-/// Instantiates every `module::case` (an `async fn(TestApp)`) as `sqlite::case` and
-/// `mongodb::case` tests.
-macro_rules! hardening_suite {
-    ($($module:ident :: $case:ident),+ $(,)?) => {
-        mod sqlite {
-            use std::sync::Arc;
-
-            use maestro_server::store::sqlite::SqliteStore;
-
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let dir = tempfile::TempDir::new().expect("create a temporary directory");
-                    let store = SqliteStore::open(&dir.path().join("data"))
-                        .expect("open the SQLite store");
-                    let app = crate::support::TestApp::new(Arc::new(store));
-                    crate::$module::$case(app).await;
-                }
-            )+
-        }
-
-        mod mongodb {
-            use std::sync::Arc;
-
-            use futures::FutureExt as _;
-
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(store) = crate::mongodb_store(stringify!($case)).await else {
-                        return;
-                    };
-                    let store = Arc::new(store);
-                    let app = crate::support::TestApp::new(store.clone());
-                    let outcome = std::panic::AssertUnwindSafe(crate::$module::$case(app))
-                        .catch_unwind()
-                        .await;
-                    crate::finish_mongodb(&store, outcome).await;
-                }
-            )+
-        }
-    };
-}
-
-hardening_suite! {
+two_store_suite! {
     events::events_over_the_cap_are_413_and_not_stored,
     events::bodies_over_the_request_limit_are_json_413,
     events::the_window_is_bounded_by_bytes_and_events_page_through,
