@@ -1,7 +1,8 @@
 //! Hardening suite: the server's limits against hostile or careless clients, through the
 //! real router on both stores (issue 7).
 //!
-//! `two_store_suite!` (security/two_stores.rs) turns every case into a `sqlite::<case>` and a `mongodb::<case>` test,
+//! `two_store_suite!` (security/two_stores.rs) turns every case into a `sqlite::<case>`
+//! and a `mongodb::<case>` test,
 //! as the security suite does, and shares its `TestApp`. MongoDB needs
 //! `MAESTRO_TEST_MONGODB_URI`; without it the MongoDB tests are skipped, unless `CI=true`.
 //!

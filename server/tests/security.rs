@@ -1,6 +1,7 @@
 //! Security suite of users and authorization, run through the real router on both stores.
 //!
-//! `two_store_suite!` (security/two_stores.rs) turns every case into a `sqlite::<case>` and a `mongodb::<case>` test,
+//! `two_store_suite!` (security/two_stores.rs) turns every case into a `sqlite::<case>`
+//! and a `mongodb::<case>` test,
 //! as the store conformance suite does. Each case gets a [`support::TestApp`]: an
 //! `AppState` on a fresh store, with tokens signed by a known test secret (no unified
 //! secret), users created directly in the store and requests sent with tower's `oneshot`.
