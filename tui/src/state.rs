@@ -26,6 +26,8 @@ pub use open::{OpenRevision, Row};
 
 /// Checkouts in the revisions list.
 pub const REVISION_PAGE: u64 = 50;
+/// Revisions compared ahead of the selection in the list.
+pub const COMPARE_AHEAD: usize = 8;
 /// Lines kept in the events pane.
 pub const EVENT_LINES: usize = 2_000;
 
@@ -243,6 +245,9 @@ pub struct State {
     pub stream_started: bool,
     /// An older page of revisions is being loaded.
     pub loading_older: bool,
+    /// Revisions whose compare was asked of the server (it reads both trees: asked for the
+    /// rows near the selection only).
+    pub compare_requested: HashSet<NodeId>,
 }
 
 impl State {
@@ -280,6 +285,7 @@ impl State {
             quit: false,
             stream_started: false,
             loading_older: false,
+            compare_requested: HashSet::new(),
         }
     }
 
@@ -291,6 +297,21 @@ impl State {
         }];
         if self.read_only.is_none() {
             effects.insert(0, Effect::LoadWhoami);
+        }
+        effects
+    }
+
+    /// The server compares asked for the rows from `from` on, [`COMPARE_AHEAD`] of them,
+    /// each once.
+    pub(crate) fn compare_ahead(&mut self, from: usize) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for r in self.revisions.iter().skip(from).take(COMPARE_AHEAD) {
+            if r.checkout.revision.is_some() && self.compare_requested.insert(r.checkout.id.clone())
+            {
+                effects.push(Effect::LoadCompare {
+                    checkout: r.checkout.id.clone(),
+                });
+            }
         }
         effects
     }

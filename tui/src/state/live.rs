@@ -83,9 +83,6 @@ impl State {
                             checkout: r.checkout.id.clone(),
                             key,
                         });
-                        effects.push(Effect::LoadCompare {
-                            checkout: r.checkout.id.clone(),
-                        });
                     }
                     self.revisions.push(r);
                 }
@@ -248,18 +245,14 @@ impl State {
         let mut effects: Vec<Effect> = self
             .revisions
             .iter()
-            .filter(|r| r.checkout.revision.is_some())
-            .flat_map(|r| {
-                let checkout = r.checkout.id.clone();
-                [
-                    Effect::LoadSummary {
-                        checkout: checkout.clone(),
-                        key: r.checkout.revision.clone().unwrap_or_default(),
-                    },
-                    Effect::LoadCompare { checkout },
-                ]
+            .filter_map(|r| {
+                Some(Effect::LoadSummary {
+                    checkout: r.checkout.id.clone(),
+                    key: r.checkout.revision.clone()?,
+                })
             })
             .collect();
+        effects.extend(self.compare_ahead(0));
         if !self.stream_started {
             self.stream_started = true;
             effects.push(Effect::StartStream {
@@ -317,9 +310,9 @@ impl State {
                     checkout: row.checkout.id.clone(),
                     key: key.clone(),
                 });
-                effects.push(Effect::LoadCompare {
-                    checkout: row.checkout.id.clone(),
-                });
+                // Compared again when the row is next selected, not on every hierarchy
+                // write of a busy revision (each compare reads both trees on the server).
+                self.compare_requested.remove(&row.checkout.id);
             } else if let Some(summary) = &mut row.summary {
                 if !created {
                     let before = status_of(

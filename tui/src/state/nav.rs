@@ -131,6 +131,7 @@ impl State {
                     .unwrap_or(0);
                 let j = step(i, delta, self.revisions.len());
                 self.selected_revision = self.revisions.get(j).map(|r| r.checkout.id.clone());
+                let mut effects = self.compare_ahead(j);
                 // At the last row, the next older page (never the whole collection).
                 let loaded = self.revisions.len() as u64;
                 if j + 1 == self.revisions.len()
@@ -138,13 +139,13 @@ impl State {
                     && !self.loading_older
                 {
                     self.loading_older = true;
-                    return vec![Effect::LoadOlderRevisions {
+                    effects.push(Effect::LoadOlderRevisions {
                         filter: self.revision_filter.clone(),
                         skip: loaded,
                         limit: super::REVISION_PAGE,
-                    }];
+                    });
                 }
-                Vec::new()
+                effects
             }
             Pane::Tree => {
                 let Some(open) = self.open.as_mut() else {

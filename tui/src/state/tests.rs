@@ -448,7 +448,11 @@ fn the_last_revision_row_loads_the_next_older_page() {
         total: 57,
     });
     assert_eq!(s.revisions.len(), 5, "appended, without duplicates");
-    assert_eq!(effects.len(), 2, "its counts and compare are loaded");
+    assert_eq!(
+        effects.len(),
+        1,
+        "its counts are loaded; its compare when it is near"
+    );
     s.update(Action::CompareLoaded {
         checkout: "6b0ee0000000000000000001".into(),
         tally: (3, 1),
@@ -459,4 +463,13 @@ fn the_last_revision_row_loads_the_next_older_page() {
         "the server's compare in the list"
     );
     assert!(!s.loading_older);
+    let effects = s.update(Action::MoveDown);
+    assert_eq!(
+        effects[0],
+        Effect::LoadCompare {
+            checkout: "6b0ee0000000000000000001".into()
+        },
+        "the server compares the rows near the selection, once"
+    );
+    assert!(s.update(Action::MoveUp).is_empty());
 }
