@@ -198,7 +198,9 @@ pub async fn run(cfg: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
         err: &mut err,
         password: &mut read_new_password,
     };
-    execute(store.as_ref(), cfg, cmd, &mut console).await
+    let result = execute(store.as_ref(), cfg, cmd, &mut console).await;
+    store.close().await;
+    result
 }
 
 /// `maestro-server check`: the full integrity check of the SQLite database.

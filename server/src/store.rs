@@ -194,6 +194,10 @@ pub trait Store: Send + Sync + 'static {
     /// Short name of the backend for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;
 
+    /// Closes the backend's connections before the process ends (a short-lived command
+    /// whose runtime stops right after). Nothing to do for most backends.
+    async fn close(&self) {}
+
     /// The node with this id, if any.
     async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>>;
 

@@ -151,6 +151,12 @@ impl Store for MongoStore {
         "mongodb"
     }
 
+    async fn close(&self) {
+        // Ends the driver's sessions and pool now, while the runtime still runs: left to
+        // the client's drop at runtime shutdown, the driver can panic on its way out.
+        self.client.clone().shutdown().await;
+    }
+
     async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>> {
         let found = self
             .nodes

@@ -62,6 +62,10 @@ impl Store for TimedStore {
         self.inner.backend_name()
     }
 
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
     async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>> {
         self.bound("get_node", self.inner.get_node(id)).await
     }
