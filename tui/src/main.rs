@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use maestro_tui::app::App;
 use maestro_tui::client::Client;
 use maestro_tui::config::{Config, Secret, Sources};
+use maestro_tui::demo::DemoOptions;
 use maestro_tui::script;
-use maestro_tui::ui::Theme;
+use maestro_tui::sim::SimOptions;
 
 /// The terminal dashboard and live monitor of a KernelCI API (Maestro or the Python server).
 ///
@@ -77,6 +77,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// See it all with one command: a server on the embedded store in a temporary
+    /// directory, a simulated KernelCI pipeline feeding it, and the monitor on it.
+    ///
+    /// `q` (or Ctrl-c) stops everything and removes the directory. --headless runs the
+    /// server and the pipeline without the monitor, prints what happens and exits once
+    /// --revisions are done. The server is the `maestro-server` program, run as a child
+    /// process (with `cargo run`, cargo builds it first).
+    Demo(DemoOptions),
+    /// Run a simulated KernelCI pipeline against a server, with --token's user.
+    ///
+    /// It makes checkouts of real trees, then reacts to the server's events as KernelCI's
+    /// scheduler does: kbuilds when a checkout is available, jobs when a kbuild is, test
+    /// results submitted as hierarchies; it serves the logs it links to on a loopback port
+    /// and re-runs jobs asked for on channel `retry`. Prints a line per revision and job.
+    Sim(SimOptions),
 }
 
 fn config(cli: &Cli) -> anyhow::Result<Config> {
@@ -150,28 +165,49 @@ async fn main() -> anyhow::Result<()> {
             let code = script::events(client, filter, since, json).await;
             std::process::exit(code);
         }
+        Some(Command::Demo(opts)) => match maestro_tui::demo::run(opts).await {
+            Ok(code) => std::process::exit(code),
+            Err(e) => {
+                eprintln!("maestro demo: {e:#}");
+                std::process::exit(1);
+            }
+        },
+        Some(Command::Sim(opts)) => {
+            let Some(token) = cfg.token.clone() else {
+                eprintln!("maestro sim: give the pipeline user's token (--token or MAESTRO_TOKEN)");
+                std::process::exit(64);
+            };
+            match sim(cfg.url.clone(), token.expose().to_owned(), opts).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    eprintln!("maestro sim: {e:#}");
+                    std::process::exit(1);
+                }
+            }
+        }
         None => {
-            let app = App::new(&cfg, Theme::from_env());
-            // ratatui::init installs a panic hook that restores the terminal first.
-            let mut terminal = ratatui::init();
-            if cfg.mouse {
-                let _ = ratatui::crossterm::execute!(
-                    std::io::stdout(),
-                    ratatui::crossterm::event::EnableMouseCapture
-                );
-            }
-            let result = app.run(&mut terminal).await;
-            if cfg.mouse {
-                let _ = ratatui::crossterm::execute!(
-                    std::io::stdout(),
-                    ratatui::crossterm::event::DisableMouseCapture
-                );
-            }
-            ratatui::restore();
+            let result = maestro_tui::terminal::run(&cfg).await;
             if let Some(path) = log {
                 tracing::info!("stopped; log at {}", path.display());
             }
-            result.context("the monitor stopped on an error")
+            result
         }
     }
+}
+
+/// `maestro sim`: the simulator with its report on stdout, until --revisions are done or
+/// Ctrl-c.
+async fn sim(url: url::Url, token: String, opts: SimOptions) -> anyhow::Result<()> {
+    let api = maestro_tui::sim::api::Api::new(url, token)?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let until = opts.revisions;
+    let running = tokio::spawn(maestro_tui::sim::run(api.clone(), opts, stop.clone(), tx));
+    let mut out = std::io::stdout();
+    tokio::select! {
+        _ = maestro_tui::sim::report::print(&api, rx, &mut out, until) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    stop.cancel();
+    running.await.context("the simulator panicked")?
 }
