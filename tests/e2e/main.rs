@@ -2,6 +2,7 @@
 // Helpers outside #[test] fns panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 mod cli;
+mod demo;
 mod kci_dev;
 mod monitor;
 mod nodes;

@@ -2,11 +2,10 @@
 //! rendered screen, a restarted server is resumed from with nothing missed, edits land (and
 //! a refused one shows the server's 401), a server without `/latest/ws` is followed by
 //! long-poll, and `maestro watch` exits 0, 1, 2 and 3.
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use maestro_e2e::{Backend, Client, Server, admin_command};
+use maestro_e2e::{Backend, Client, Server, admin_command, monitor_binary};
 use maestro_tui::action::{Action, InputKey};
 use maestro_tui::app::App;
 use maestro_tui::config::{Config, Secret};
@@ -426,20 +425,6 @@ async fn without_the_websocket_it_follows_events_by_long_poll() {
 }
 
 /// The `maestro` binary next to the test executable.
-fn monitor_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
-    let bin = dir.join("maestro");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "maestro-tui", "--bin", "maestro"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
-
 fn watch(url: &str, token: Option<&str>, node: &str) -> std::process::Child {
     let mut cmd = Command::new(monitor_binary());
     cmd.args(["--url", url, "watch", node, "--timeout", "30"])

@@ -70,6 +70,24 @@ pub fn server_binary() -> PathBuf {
     bin
 }
 
+/// The monitor's `maestro` binary next to the test executable, built if missing.
+pub fn monitor_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let bin = dir.join("maestro");
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "maestro-tui", "--bin", "maestro"])
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building maestro failed");
+    }
+    bin
+}
+
 /// `maestro-server` set up to run an admin command (`user ...`, `group ...`) on the store
 /// a test server with `data_dir` and `backend` uses: append the command's arguments. The
 /// environment is cleared of what could pick another store, secret or password.

@@ -75,7 +75,7 @@ async fn login(
 }
 
 /// Makes the pipeline's user as an admin would (an invite, accepted): answers its token.
-async fn pipeline_user(base: &url::Url, admin_token: &str) -> anyhow::Result<String> {
+pub async fn pipeline_user(base: &url::Url, admin_token: &str) -> anyhow::Result<String> {
     let admin = Api::new(base.clone(), admin_token.to_owned())?;
     let invite = admin
         .call(

@@ -96,6 +96,8 @@ pub enum Progress {
     },
     /// A job ended (reported, failed by its lab, or timed out by the server).
     JobDone {
+        /// The job's id.
+        id: String,
         /// Its checkout's id.
         checkout: String,
         /// `name on platform (arch)`.

@@ -122,6 +122,7 @@ fn node_event(sim: &Arc<Sim>, event: &Value) {
             });
             if let Some((checkout, label, tests)) = done {
                 sim.tell(Progress::JobDone {
+                    id,
                     checkout,
                     label,
                     result: event["result"].as_str().unwrap_or("none").to_owned(),
