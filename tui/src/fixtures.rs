@@ -10,6 +10,8 @@ use crate::action::Action;
 use crate::model::{Counts, NodeSummary, Revision};
 use crate::state::{ConnState, State, Whoami};
 
+mod demo;
+
 /// The fixed "now" of the fixtures.
 pub fn now() -> Timestamp {
     Timestamp::parse_iso("2026-12-01T12:00:00").unwrap_or_else(|| unreachable!())
@@ -415,6 +417,7 @@ pub fn screens() -> Vec<(&'static str, State)> {
         searching: false,
     }));
     vec![
+        ("demo", demo::state()),
         ("revisions", focused(Pane::Revisions)),
         ("tree", focused(Pane::Tree)),
         ("details", focused(Pane::Details)),

@@ -25,7 +25,7 @@ fn draw(state: &State, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
 #[test]
 fn every_screen_at_120x40_and_80x24() {
     let screens = fixtures::screens();
-    assert_eq!(screens.len(), 9);
+    assert_eq!(screens.len(), 10);
     for (name, state) in &screens {
         insta::assert_snapshot!(
             format!("{name}_120x40"),

@@ -104,6 +104,15 @@ pub const TREES: &[Tree] = &[
     },
 ];
 
+/// The defconfig an architecture builds by default.
+fn default_defconfig(arch: &str) -> &'static str {
+    match arch {
+        "x86_64" => "x86_64_defconfig",
+        "arm" => "multi_v7_defconfig",
+        _ => "defconfig",
+    }
+}
+
 /// One kbuild of a checkout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Build {
@@ -120,10 +129,16 @@ pub struct Build {
 }
 
 impl Build {
-    /// The node name, as KernelCI names kbuilds.
+    /// The node name, as KernelCI names kbuilds: `kbuild-gcc-12-x86`,
+    /// `kbuild-gcc-12-arm64-kselftest`, `kbuild-gcc-12-x86-allmodconfig`.
     pub fn name(&self) -> String {
-        let mut name = format!("kbuild-{}-{}", self.compiler, self.arch);
-        if self.defconfig != "defconfig" {
+        let arch = if self.arch == "x86_64" {
+            "x86"
+        } else {
+            self.arch
+        };
+        let mut name = format!("kbuild-{}-{arch}", self.compiler);
+        if self.defconfig != default_defconfig(self.arch) {
             name.push('-');
             name.push_str(self.defconfig);
         }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::artifacts::segment;
-use super::catalog::{Build, Job, TREES};
+use super::catalog::{Build, Job};
 use super::logs::{self, LoggedCase};
 use super::nodes::{self, TestResult};
-use super::results::{self, BuildEnd, JobEnd, Outcome, Run};
+use super::plan;
+use super::results::{self, BuildEnd, JobEnd, Run};
 use super::revision::Revision;
-use super::suites;
 use super::{BuildCtx, CheckoutCtx, JobCtx, Progress, Sim};
 
 /// Seconds from a checkout to its tarball.
@@ -44,26 +44,11 @@ pub(super) struct Retry {
 
 /// Makes `--revisions` new checkouts (or forever), one every `--every` seconds.
 pub(super) async fn make_revisions(sim: Arc<Sim>) {
-    let mut per_tree = vec![0u64; TREES.len()];
-    let weights: u32 = TREES.iter().map(|t| t.weight).sum();
-    let mut n = 0u64;
-    while sim.opts.revisions.is_none_or(|max| n < max) {
-        // Trees weighted as KernelCI sees them: mainline and next move most.
-        let mut roll = (sim.dice.hash(&["tree"], n) % u64::from(weights)) as u32;
-        let index = TREES
-            .iter()
-            .position(|t| {
-                let hit = roll < t.weight;
-                roll = roll.saturating_sub(t.weight);
-                hit
-            })
-            .unwrap_or(0);
-        let revision = Revision::new(&sim.dice, TREES[index], per_tree[index]);
-        per_tree[index] += 1;
+    let limit = sim.opts.revisions.unwrap_or(u64::MAX);
+    for (n, revision) in (0..limit).zip(Revision::sequence(sim.dice)) {
         let s = sim.clone();
         sim.tasks.spawn(async move { checkout(s, revision).await });
-        n += 1;
-        let jitter = 0.7 + 0.6 * sim.dice.unit(&["every"], n);
+        let jitter = 0.7 + 0.6 * sim.dice.unit(&["every"], n + 1);
         if !sim.pause(sim.opts.every * jitter).await {
             return;
         }
@@ -72,17 +57,7 @@ pub(super) async fn make_revisions(sim: Arc<Sim>) {
 
 async fn checkout(sim: Arc<Sim>, revision: Revision) {
     let kernel_revision = revision.kernel_revision(&sim.dice);
-    let treeid = format!(
-        "{:016x}{:016x}{:016x}{:016x}",
-        sim.dice
-            .hash(&["treeid", revision.tree.name], revision.number),
-        sim.dice
-            .hash(&["treeid1", revision.tree.name], revision.number),
-        sim.dice
-            .hash(&["treeid2", revision.tree.name], revision.number),
-        sim.dice
-            .hash(&["treeid3", revision.tree.name], revision.number),
-    );
+    let treeid = plan::treeid(&sim.dice, &revision);
     let body = nodes::checkout(
         &kernel_revision,
         &treeid,
@@ -187,14 +162,7 @@ async fn run_build(
     retry_by: Option<String>,
 ) {
     let name = build.name();
-    let mut extra = Map::new();
-    extra.insert("arch".into(), json!(build.arch));
-    extra.insert("defconfig".into(), json!(build.defconfig));
-    extra.insert("config_full".into(), json!(build.config_full()));
-    extra.insert("compiler".into(), json!(build.compiler));
-    extra.insert("fragments".into(), json!(build.fragments));
-    extra.insert("runtime".into(), json!("k8s-gke-eu-west4"));
-    extra.insert("platform".into(), json!("kubernetes"));
+    let extra = plan::build_data(&build);
     let body = nodes::child(
         &parent,
         "kbuild",
@@ -285,23 +253,11 @@ async fn run_build(
         return sim.warn(format!("kbuild {name}: {e:#}"));
     }
     node["artifacts"] = Value::Object(artifacts);
-    match end {
-        BuildEnd::Pass => {
-            node["state"] = json!("available");
-            node["result"] = json!("pass");
-            node["holdoff"] = json!(nodes::in_secs(BUILD_HOLDOFF_SECS / sim.opts.rate));
-        }
-        BuildEnd::Fail => {
-            node["state"] = json!("done");
-            node["result"] = json!("fail");
-        }
-        BuildEnd::Incomplete => {
-            node["state"] = json!("done");
-            node["result"] = json!("incomplete");
-            node["data"]["error_code"] = json!("Infrastructure");
-            node["data"]["error_msg"] = json!("the build pod was evicted: node out of memory");
-        }
-    }
+    plan::end_build(
+        &mut node,
+        &end,
+        nodes::in_secs(BUILD_HOLDOFF_SECS / sim.opts.rate),
+    );
     if let Err(e) = sim.api.update_node(&node).await {
         sim.warn(format!("kbuild {name}: {e:#}"));
     }
@@ -361,7 +317,7 @@ async fn run_job(
     retry_by: Option<String>,
 ) {
     let kbuild_id = parent["id"].as_str().unwrap_or_default().to_owned();
-    let key = format!("{}/{}/{}", build.build.name(), job.name, job.platform);
+    let key = plan::job_key(&build.build, &job);
     let rev = &build.checkout.revision;
     let run = Run {
         tree: rev.tree.name,
@@ -370,16 +326,7 @@ async fn run_job(
     };
     let queue = 1.0 + 4.0 * sim.dice.unit(&["queue", &key, &kbuild_id], retry);
     let expected = queue + job.suite.run_secs();
-    let mut extra = Map::new();
-    extra.insert("platform".into(), json!(job.platform));
-    extra.insert("runtime".into(), json!(job.runtime));
-    extra.insert(
-        "job_id".into(),
-        json!(
-            (1_000_000 + sim.dice.hash(&["lab-job", &key, &kbuild_id], retry) % 9_000_000)
-                .to_string()
-        ),
-    );
+    let extra = plan::job_data(&sim.dice, &job, &key, &kbuild_id, retry);
     let body = nodes::child(
         &parent,
         "job",
@@ -431,27 +378,13 @@ async fn run_job(
                 Ok(url) => node["artifacts"] = json!({"lava_log": url}),
                 Err(e) => sim.warn(format!("job {key}: {e:#}")),
             }
-            node["state"] = json!("done");
-            node["result"] = json!("incomplete");
-            node["data"]["error_code"] = json!(code);
-            node["data"]["error_msg"] = json!(msg);
+            plan::end_job_incomplete(&mut node, code, msg);
             if let Err(e) = sim.api.update_node(&node).await {
                 sim.warn(format!("job {key}: {e:#}"));
             }
         }
         JobEnd::Complete => {
-            let cases = suites::cases(&job.suite);
-            let outcomes: Vec<Outcome> = cases
-                .iter()
-                .map(|c| {
-                    results::test_outcome(
-                        &sim.dice,
-                        run,
-                        job.platform,
-                        &format!("{key}/{}", c.join(".")),
-                    )
-                })
-                .collect();
+            let (cases, outcomes) = plan::job_tests(&sim.dice, run, &job, &key);
             let names: Vec<String> = cases.iter().map(|c| c.join(".")).collect();
             let logged: Vec<LoggedCase<'_>> = names
                 .iter()
@@ -478,12 +411,7 @@ async fn run_job(
                     outcome: *outcome,
                 })
                 .collect();
-            let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
-            let counts = [
-                count(Outcome::Pass),
-                count(Outcome::Fail),
-                count(Outcome::Skip),
-            ];
+            let counts = plan::counts(&outcomes);
             if let Ok(mut m) = sim.jobs.lock()
                 && let Some(j) = m.get_mut(&id)
             {

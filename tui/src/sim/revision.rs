@@ -3,7 +3,7 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use super::catalog::{DescribeStyle, Tree};
+use super::catalog::{DescribeStyle, TREES, Tree};
 use super::results::Dice;
 
 /// One revision of a tree.
@@ -31,6 +31,29 @@ const MESSAGES: &[&str] = &[
 ];
 
 impl Revision {
+    /// The revisions the simulator makes, in order: each one's tree drawn by the dice,
+    /// weighted as KernelCI sees them (mainline and next move most), numbered within its
+    /// tree. The first two are both mainline's, so that the compare view has a pair at once.
+    pub fn sequence(dice: Dice) -> impl Iterator<Item = Revision> {
+        let weights: u32 = TREES.iter().map(|t| t.weight).sum();
+        let mut per_tree = vec![0u64; TREES.len()];
+        (0u64..).map(move |n| {
+            let mut roll = (dice.hash(&["tree"], n) % u64::from(weights)) as u32;
+            let drawn = TREES
+                .iter()
+                .position(|t| {
+                    let hit = roll < t.weight;
+                    roll = roll.saturating_sub(t.weight);
+                    hit
+                })
+                .unwrap_or(0);
+            let index = if n < 2 { 0 } else { drawn };
+            let revision = Revision::new(&dice, TREES[index], per_tree[index]);
+            per_tree[index] += 1;
+            revision
+        })
+    }
+
     /// Revision `number` of `tree`.
     pub fn new(dice: &Dice, tree: Tree, number: u64) -> Self {
         let commit: String = (0..3)
@@ -112,8 +135,28 @@ impl Revision {
 
 #[cfg(test)]
 mod tests {
-    use super::super::catalog::TREES;
     use super::*;
+
+    #[test]
+    fn the_sequence_starts_with_two_mainline_revisions_and_numbers_per_tree() {
+        let revs: Vec<Revision> = Revision::sequence(Dice::new(1)).take(40).collect();
+        assert_eq!(revs[0].tree.name, "mainline");
+        assert_eq!(revs[1].tree.name, "mainline");
+        assert_eq!((revs[0].number, revs[1].number), (0, 1));
+        for tree in TREES {
+            let numbers: Vec<u64> = revs
+                .iter()
+                .filter(|r| r.tree == *tree)
+                .map(|r| r.number)
+                .collect();
+            assert!(
+                numbers.iter().enumerate().all(|(i, n)| *n == i as u64),
+                "{}",
+                tree.name
+            );
+        }
+        assert!(revs.iter().any(|r| r.tree.name == "next"));
+    }
 
     #[test]
     fn revisions_look_like_git_describe() {

@@ -289,7 +289,12 @@ pub fn cases(suite: &Suite) -> Vec<CasePath> {
                 let per_suite = 3 + (suite_index * 7) % 18;
                 for case in 0..per_suite.min(*n - out.len()) {
                     let word = KUNIT_CASES[case % KUNIT_CASES.len()];
-                    let case_name = format!("{}_test_{word}", suite_name.replace('-', "_"));
+                    let base = suite_name.replace('-', "_");
+                    let base = base
+                        .strip_suffix("_kunit_test")
+                        .or_else(|| base.strip_suffix("_test"))
+                        .unwrap_or(&base);
+                    let case_name = format!("{base}_test_{word}");
                     out.push(vec!["exec".to_owned(), suite_name.clone(), case_name]);
                 }
                 suite_index += 1;
