@@ -106,7 +106,16 @@ pub async fn pipeline_user(base: &url::Url, admin_token: &str) -> anyhow::Result
 /// The server's flags in the demo: life-cycle rules checked every second, so holdoffs and
 /// timeouts (scaled by --rate) end on time.
 fn server_args() -> Vec<String> {
-    Vec::new()
+    [
+        "--lifecycle-timeout-interval-secs",
+        "1",
+        "--lifecycle-holdoff-interval-secs",
+        "1",
+        "--lifecycle-closing-interval-secs",
+        "1",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// Runs the demo; answers the process exit status.
