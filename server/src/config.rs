@@ -197,6 +197,26 @@ pub struct Config {
     /// The `source` of the CloudEvents the server sends.
     #[arg(long, env = "CLOUD_EVENTS_SOURCE", default_value = crate::pubsub::DEFAULT_SOURCE)]
     pub cloud_events_source: String,
+
+    /// Turn off the node life-cycle rules (timeout, holdoff, closing), for a deployment
+    /// that runs KernelCI's own timeout service instead.
+    #[arg(long, env = "MAESTRO_NO_LIFECYCLE")]
+    pub no_lifecycle: bool,
+
+    /// Seconds between two runs of the timeout rule: pending nodes past their `timeout`
+    /// become `done` (`incomplete` when they have no result).
+    #[arg(long, env = "MAESTRO_LIFECYCLE_TIMEOUT_INTERVAL_SECS", default_value_t = crate::lifecycle::task::DEFAULT_INTERVAL_SECS)]
+    pub lifecycle_timeout_interval_secs: u64,
+
+    /// Seconds between two runs of the holdoff rule: `available` nodes past their `holdoff`
+    /// become `closing`, or `done` when no descendant is pending.
+    #[arg(long, env = "MAESTRO_LIFECYCLE_HOLDOFF_INTERVAL_SECS", default_value_t = crate::lifecycle::task::DEFAULT_INTERVAL_SECS)]
+    pub lifecycle_holdoff_interval_secs: u64,
+
+    /// Seconds between two runs of the closing rule: `closing` nodes become `done` once no
+    /// descendant is pending.
+    #[arg(long, env = "MAESTRO_LIFECYCLE_CLOSING_INTERVAL_SECS", default_value_t = crate::lifecycle::task::DEFAULT_INTERVAL_SECS)]
+    pub lifecycle_closing_interval_secs: u64,
 }
 
 impl Config {
@@ -254,6 +274,21 @@ impl Config {
             ),
             ("--store-timeout-ms", self.store_timeout_ms, 3_600_000),
             ("--mongodb-max-time-ms", self.mongodb_max_time_ms, 3_600_000),
+            (
+                "--lifecycle-timeout-interval-secs",
+                self.lifecycle_timeout_interval_secs,
+                86_400,
+            ),
+            (
+                "--lifecycle-holdoff-interval-secs",
+                self.lifecycle_holdoff_interval_secs,
+                86_400,
+            ),
+            (
+                "--lifecycle-closing-interval-secs",
+                self.lifecycle_closing_interval_secs,
+                86_400,
+            ),
         ];
         for (name, value, max) in checks {
             if value > max {
@@ -289,5 +324,47 @@ mod tests {
         let mut huge = cfg;
         huge.keep_alive_secs = u64::MAX / 2;
         assert!(huge.validate().unwrap_err().contains("--keep-alive-secs"));
+    }
+
+    #[test]
+    fn lifecycle_is_on_by_default_and_no_lifecycle_turns_it_off() {
+        use std::time::Duration;
+
+        use crate::lifecycle::LifecycleConfig;
+
+        let cfg = Config::parse_from(["maestro-server"]);
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            LifecycleConfig::from_config(&cfg),
+            Some(LifecycleConfig {
+                timeout_every: five,
+                holdoff_every: five,
+                closing_every: five,
+            })
+        );
+        let off = Config::parse_from(["maestro-server", "--no-lifecycle"]);
+        assert!(off.no_lifecycle);
+        assert_eq!(LifecycleConfig::from_config(&off), None);
+        let tuned = Config::parse_from([
+            "maestro-server",
+            "--lifecycle-timeout-interval-secs",
+            "7",
+            "--lifecycle-holdoff-interval-secs",
+            "0",
+            "--lifecycle-closing-interval-secs",
+            "30",
+        ]);
+        let tuned = LifecycleConfig::from_config(&tuned).unwrap();
+        assert_eq!(tuned.timeout_every, Duration::from_secs(7));
+        // 0 would make a busy loop: one second at least.
+        assert_eq!(tuned.holdoff_every, Duration::from_secs(1));
+        assert_eq!(tuned.closing_every, Duration::from_secs(30));
+        let mut huge = Config::parse_from(["maestro-server"]);
+        huge.lifecycle_closing_interval_secs = 100_000;
+        assert!(
+            huge.validate()
+                .unwrap_err()
+                .contains("--lifecycle-closing-interval-secs")
+        );
     }
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod hash_pool;
+pub mod lifecycle;
 pub mod login_limit;
 pub mod mail;
 pub mod nodes;
@@ -133,6 +134,7 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
             max_connections,
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
         },
+        lifecycle: lifecycle::LifecycleConfig::from_config(cfg),
         ..state
     };
     Ok(state)
@@ -158,8 +160,9 @@ pub fn onboarding(cfg: &Config) -> anyhow::Result<state::Onboarding> {
 /// How long shutdown waits for WebSocket sessions to send their close frames.
 const SESSION_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves `state` on `listener` until `shutdown` resolves; then cancels `state.shutdown`
-/// (WebSocket sessions send a close frame) and waits for the tracked tasks.
+/// Serves `state` on `listener` until `shutdown` resolves, sweeping the node life-cycle
+/// rules meanwhile when `state.lifecycle` says so; then cancels `state.shutdown` (WebSocket
+/// sessions send a close frame, the sweeps stop) and waits for the tracked tasks.
 pub async fn run(
     state: AppState,
     listener: TcpListener,
@@ -169,6 +172,8 @@ pub async fn run(
     let limits = state.conn_limits;
     // Drops idle subscriptions while serving; stopped when `run` returns.
     let _cleanup = state.pubsub.spawn_cleanup();
+    // Tracked tasks that end with the shutdown token, after the node they are writing.
+    lifecycle::task::spawn(&state);
     let svc = app(state);
     let signal = {
         let token = token.clone();
@@ -187,7 +192,7 @@ pub async fn run(
     {
         tracing::warn!(
             open = tasks.len(),
-            "sessions still open after the shutdown timeout"
+            "sessions or life-cycle sweeps still running after the shutdown timeout"
         );
     }
     Ok(())

@@ -30,11 +30,14 @@ pub struct AppState {
     pub login_limits: Arc<crate::login_limit::LoginLimiter>,
     /// Client-connection limits of `crate::run`.
     pub conn_limits: crate::serve::ConnLimits,
+    /// How often `crate::run` sweeps the node life-cycle rules; `None`: never.
+    pub lifecycle: Option<crate::lifecycle::LifecycleConfig>,
 }
 
 impl AppState {
     /// A state over these parts, with defaults for the rest (WebSocket settings, a fresh
-    /// shutdown token and task tracker).
+    /// shutdown token and task tracker, no life-cycle sweeps: a test or an embedding turns
+    /// them on, `build_state` from the configuration).
     pub fn new(store: Arc<dyn Store>, tokens: Arc<TokenKeys>, onboarding: Arc<Onboarding>) -> Self {
         Self {
             store,
@@ -46,6 +49,7 @@ impl AppState {
             pubsub: Arc::default(),
             login_limits: Arc::default(),
             conn_limits: crate::serve::ConnLimits::default(),
+            lifecycle: None,
         }
     }
 }

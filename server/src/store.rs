@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use maestro_common::node::ObjectIdHex;
-use maestro_common::{Filter, Node, Timestamp, UserGroupRef};
+use maestro_common::{Filter, Node, NodeState, Timestamp, UserGroupRef};
 
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
@@ -108,6 +108,31 @@ impl NodeWrite {
         }
     }
 }
+
+/// The nodes one life-cycle rule looks at (`crate::lifecycle`), each set served by an index
+/// and paged in the order of its sort key, then id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DueNodes {
+    /// In this state with `timeout` before the instant; by `timeout` (index state, timeout).
+    TimedOut(NodeState, Timestamp),
+    /// `available` with a `holdoff` before the instant; by `holdoff` (index state, holdoff).
+    HoldoffPassed(Timestamp),
+    /// `closing`; by `timeout` (index state, timeout).
+    Closing,
+}
+
+impl DueNodes {
+    /// The sort key of `node` in this set: what a page cursor holds.
+    pub fn key(self, node: &Node) -> Option<Timestamp> {
+        match self {
+            Self::TimedOut(..) | Self::Closing => Some(node.timeout),
+            Self::HoldoffPassed(_) => node.holdoff,
+        }
+    }
+}
+
+/// Where a page of [`Store::due_nodes`] starts: after the node with this sort key and id.
+pub type DueCursor = (Timestamp, ObjectIdHex);
 
 /// A user account as stored, secrets included. Never serialised to clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,6 +237,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many nodes match `filter`.
     async fn count_nodes(&self, filter: &Filter) -> StoreResult<u64>;
+
+    /// Up to `limit` nodes of the set `due`, ordered by its sort key ([`DueNodes::key`])
+    /// then id, starting after `after`: one page of a life-cycle rule, read through an index
+    /// however large the set.
+    async fn due_nodes(
+        &self,
+        due: DueNodes,
+        after: Option<&DueCursor>,
+        limit: u64,
+    ) -> StoreResult<Vec<Node>>;
+
+    /// Whether some descendant of the node (a child, grandchild, ... through `parent`) is not
+    /// `done`. Stops at the first one found; a cycle of parents ends the walk, and the node
+    /// itself never counts.
+    async fn has_pending_descendant(&self, id: &ObjectIdHex) -> StoreResult<bool>;
 
     /// Applies every write or none of them. An insert of an existing id fails with
     /// `Conflict`, a replace of a missing id with `NotFound`; either way nothing is written.

@@ -11,6 +11,8 @@
 // A test crate root resolves `mod x;` next to itself, so the case files need their path.
 #[path = "store_conformance/events.rs"]
 mod events;
+#[path = "store_conformance/lifecycle.rs"]
+mod lifecycle;
 #[path = "store_conformance/nodes.rs"]
 mod nodes;
 #[path = "store_conformance/queries.rs"]
@@ -153,6 +155,11 @@ conformance_suite! {
     versions::a_rename_carries_the_accounts_nodes,
     versions::a_user_update_applies_only_to_the_record_read,
     versions::a_group_that_nodes_name_is_not_deleted,
+    lifecycle::due_nodes_are_paged_by_key_then_id,
+    lifecycle::due_holdoffs_skip_null_and_future_ones,
+    lifecycle::pending_descendants_are_found_at_any_depth,
+    lifecycle::a_cycle_of_parents_ends_the_walk,
+    lifecycle::a_wide_finished_tree_has_nothing_pending,
 }
 
 /// A SQLite store that can be closed and opened again on the same directory.

@@ -9,7 +9,7 @@ use super::models::{check_data, model_for_kind};
 use crate::error::{ApiError, ApiResult};
 use crate::events::NewEvent;
 use crate::extract::{from_body, json_body};
-use crate::store::{NodeWrite, Store, StoredUser};
+use crate::store::{NodeWrite, Store, StoreResult, StoredUser};
 
 /// How many times a node write that lost a race (the node changed between its read and its
 /// conditional write) is run again, from a fresh read, before the client gets 409.
@@ -56,6 +56,25 @@ fn node_event(node: &Node, previous: Option<&Node>, is_hierarchy: bool) -> NewEv
         treeid: node.treeid.clone(),
         attributes: Map::new(),
     }
+}
+
+/// The conditional replace of `stored` (the version read and checked) by `node`, with the
+/// `updated` event of the change when `publish`: the one write of a single-node update,
+/// shared by `PUT`, `PATCH` and the life-cycle rules (`crate::lifecycle`), so that every
+/// path publishes the same event. `Stale` when the node changed since it was read.
+pub(crate) async fn write_update(
+    store: &dyn Store,
+    node: &Node,
+    stored: &Node,
+    publish: bool,
+) -> StoreResult<()> {
+    store
+        .write_nodes_with_event(
+            vec![NodeWrite::update(node.clone(), stored)],
+            publish.then(|| node_event(node, Some(stored), false)),
+        )
+        .await
+        .map(drop)
 }
 
 /// Parses a node id from a path; 400 with the Python server's message when malformed.
@@ -264,12 +283,7 @@ async fn replace_once(
     );
     check_not_own_parent(&node)?;
     node.updated = Timestamp::next_after(stored.updated);
-    store
-        .write_nodes_with_event(
-            vec![NodeWrite::update(node.clone(), &stored)],
-            publish.then(|| node_event(&node, Some(&stored), false)),
-        )
-        .await?;
+    write_update(store, &node, &stored, publish).await?;
     Ok(Updated {
         node,
         previous: stored,
@@ -382,12 +396,7 @@ async fn patch_once(
         node.processed_by_kcidb_bridge = false;
     }
     node.updated = Timestamp::next_after(stored.updated);
-    store
-        .write_nodes_with_event(
-            vec![NodeWrite::update(node.clone(), &stored)],
-            publish.then(|| node_event(&node, Some(&stored), false)),
-        )
-        .await?;
+    write_update(store, &node, &stored, publish).await?;
     Ok(Updated {
         node,
         previous: stored,

@@ -15,14 +15,15 @@ use mongodb::{Client, Collection, Database};
 
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 use crate::store::{
-    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, SubscriberState,
-    UserFilter, UserGroup,
+    DueCursor, DueNodes, GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser,
+    SubscriberState, UserFilter, UserGroup,
 };
 
 mod convert;
 mod events;
 mod filter;
 mod indexes;
+mod lifecycle;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -189,6 +190,19 @@ impl Store for MongoStore {
             .max_time(self.max_time)
             .await
             .map_err(backend)
+    }
+
+    async fn due_nodes(
+        &self,
+        due: DueNodes,
+        after: Option<&DueCursor>,
+        limit: u64,
+    ) -> StoreResult<Vec<Node>> {
+        lifecycle::due_nodes(self, due, after, limit).await
+    }
+
+    async fn has_pending_descendant(&self, id: &ObjectIdHex) -> StoreResult<bool> {
+        lifecycle::has_pending_descendant(self, id).await
     }
 
     async fn write_nodes_with_event(

@@ -11,8 +11,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, SubscriberState,
-    UserFilter, UserGroup,
+    DueCursor, DueNodes, GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser,
+    SubscriberState, UserFilter, UserGroup,
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
@@ -20,6 +20,7 @@ mod events;
 mod filter_sql;
 mod group_commit;
 mod json_match;
+mod lifecycle;
 mod schema;
 
 /// Name of the database file inside the data directory.
@@ -400,6 +401,23 @@ impl Store for SqliteStore {
             Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
+    }
+
+    async fn due_nodes(
+        &self,
+        due: DueNodes,
+        after: Option<&DueCursor>,
+        limit: u64,
+    ) -> StoreResult<Vec<Node>> {
+        let after = after.cloned();
+        self.read(move |c| lifecycle::due_nodes(c, due, after.as_ref(), limit))
+            .await
+    }
+
+    async fn has_pending_descendant(&self, id: &ObjectIdHex) -> StoreResult<bool> {
+        let id = id.clone();
+        self.read(move |c| lifecycle::has_pending_descendant(c, &id))
+            .await
     }
 
     async fn write_nodes_with_event(

@@ -13,8 +13,8 @@ use maestro_common::node::ObjectIdHex;
 use maestro_common::{Filter, Node, Timestamp};
 
 use super::{
-    GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser, SubscriberState,
-    UserFilter, UserGroup,
+    DueCursor, DueNodes, GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser,
+    SubscriberState, UserFilter, UserGroup,
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
@@ -83,6 +83,24 @@ impl Store for TimedStore {
     async fn count_nodes(&self, filter: &Filter) -> StoreResult<u64> {
         self.bound("count_nodes", self.inner.count_nodes(filter))
             .await
+    }
+
+    async fn due_nodes(
+        &self,
+        due: DueNodes,
+        after: Option<&DueCursor>,
+        limit: u64,
+    ) -> StoreResult<Vec<Node>> {
+        self.bound("due_nodes", self.inner.due_nodes(due, after, limit))
+            .await
+    }
+
+    async fn has_pending_descendant(&self, id: &ObjectIdHex) -> StoreResult<bool> {
+        self.bound(
+            "has_pending_descendant",
+            self.inner.has_pending_descendant(id),
+        )
+        .await
     }
 
     async fn write_nodes_with_event(

@@ -62,7 +62,11 @@ fn specs() -> Vec<Spec> {
         // Node indexes: the fields the API and the pipeline services filter on.
         spec("node", doc! {"parent": 1}),
         spec("node", doc! {"kind": 1, "created": 1}),
-        spec("node", doc! {"state": 1, "timeout": 1}),
+        // The life-cycle rules page through these by (key, _id) (lifecycle.rs); `_id` in
+        // the index gives that order without an in-memory sort. The first one also serves
+        // the `state` + `timeout` filters of clients, as the (state, timeout) index did.
+        spec("node", doc! {"state": 1, "timeout": 1, "_id": 1}),
+        spec("node", doc! {"state": 1, "holdoff": 1, "_id": 1}),
         spec("node", doc! {"treeid": 1}),
         spec(
             "node",
@@ -232,7 +236,11 @@ mod tests {
             &doc! {"key": {"created": 1, "kind": 1}},
             &compound
         ));
-        let ci = &specs()[12];
+        let all = specs();
+        let ci = all
+            .iter()
+            .find(|s| s.case_insensitive)
+            .expect("the case-insensitive email index");
         assert!(is_equivalent(
             &doc! {"key": {"email": 1}, "unique": true,
             "collation": {"locale": "en", "strength": 2, "caseLevel": false}},
@@ -242,7 +250,10 @@ mod tests {
             &doc! {"key": {"email": 1}, "unique": true},
             ci
         ));
-        let ttl = &specs()[15];
+        let ttl = all
+            .iter()
+            .find(|s| s.expire_after_seconds.is_some())
+            .expect("the event history TTL index");
         assert_eq!(ttl.keys, doc! {"timestamp": 1});
         assert!(is_equivalent(
             &doc! {"key": {"timestamp": 1}, "name": "timestamp_1", "expireAfterSeconds": 604_800},

@@ -539,7 +539,7 @@ async fn indexes_are_idempotent_and_accept_equivalents_under_other_names() {
     assert!(indexes.contains(&"by_parent".to_owned()), "{indexes:?}");
     assert!(!indexes.contains(&"parent_1".to_owned()), "{indexes:?}");
     assert!(
-        indexes.contains(&"state_1_timeout_1".to_owned()),
+        indexes.contains(&"state_1_timeout_1__id_1".to_owned()),
         "{indexes:?}"
     );
     drop(first);

@@ -42,6 +42,8 @@ CREATE INDEX IF NOT EXISTS node_kind_created ON node (kind, created);
 CREATE INDEX IF NOT EXISTS node_kind_id ON node (kind, id);
 CREATE INDEX IF NOT EXISTS node_kind_state ON node (kind, state);
 CREATE INDEX IF NOT EXISTS node_state_timeout ON node (state, timeout);
+-- The holdoff rule of the life-cycle sweep (lifecycle.rs), paged by (holdoff, id).
+CREATE INDEX IF NOT EXISTS node_state_holdoff ON node (state, holdoff, id);
 CREATE INDEX IF NOT EXISTS node_treeid ON node (treeid, id);
 CREATE INDEX IF NOT EXISTS node_owner ON node (owner, id);
 CREATE INDEX IF NOT EXISTS node_name ON node (name, id);
