@@ -9,12 +9,15 @@
 //!   with `--rate 0`, N + M idle subscribers held for S s and the server's memory (W5).
 //! - `monitor --nodes N --rate R --seconds S`: W8, the monitor on an N-node revision
 //!   receiving R events/s (default 15,000 nodes).
+//! - `pipeline --revisions N --size small|typical|big --speed F`: W1 with the simulated
+//!   pipeline as the load generator, on a fresh server.
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod fanout;
 mod monitor;
+mod pipeline;
 
 struct Args {
     url: String,
@@ -29,6 +32,9 @@ struct Args {
     rate: u64,
     drain: u64,
     server_pid: Option<u32>,
+    revisions: u64,
+    size: maestro_tui::sim::catalog::Size,
+    speed: f64,
 }
 
 fn parse_args() -> Args {
@@ -45,6 +51,9 @@ fn parse_args() -> Args {
         rate: 100,
         drain: 30,
         server_pid: None,
+        revisions: 1,
+        size: maestro_tui::sim::catalog::Size::Big,
+        speed: 1_000.0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -61,6 +70,13 @@ fn parse_args() -> Args {
             "--rate" => a.rate = val().parse().unwrap_or(100),
             "--drain" => a.drain = val().parse().unwrap_or(30),
             "--server-pid" => a.server_pid = val().parse().ok(),
+            "--revisions" => a.revisions = val().parse().unwrap_or(1),
+            "--size" => {
+                use clap::ValueEnum;
+                a.size = maestro_tui::sim::catalog::Size::from_str(&val(), true)
+                    .unwrap_or(maestro_tui::sim::catalog::Size::Big);
+            }
+            "--speed" => a.speed = val().parse().unwrap_or(1_000.0),
             other => a.command = other.to_owned(),
         }
     }
@@ -261,6 +277,17 @@ async fn main() {
                 seconds: a.seconds,
                 drain: a.drain,
                 server_pid: a.server_pid,
+            })
+            .await;
+        }
+        "pipeline" => {
+            let admin_token = login(&http, &a).await;
+            pipeline::run(pipeline::Pipeline {
+                url: a.url.clone(),
+                admin_token,
+                revisions: a.revisions,
+                size: a.size,
+                speed: a.speed,
             })
             .await;
         }
