@@ -15,6 +15,7 @@ mod groups;
 pub(crate) mod invites;
 mod nodes;
 mod pubsub;
+mod root;
 mod users;
 mod ws;
 
@@ -24,8 +25,8 @@ const SUPPORTED_VERSIONS: [&str; 1] = ["v0"];
 /// Every route, under `/latest`.
 pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()
-        .route("/", get(root))
         .route("/maestro/health", get(health))
+        .merge(root::router())
         .merge(nodes::router())
         .merge(users::router())
         .merge(groups::router())
@@ -69,10 +70,6 @@ async fn json_payload_too_large(resp: Response) -> Response {
         })),
     )
         .into_response()
-}
-
-async fn root() -> Json<serde_json::Value> {
-    Json(json!({"message": "KernelCI API"}))
 }
 
 /// `GET /maestro/health` (a Maestro extension, no authentication): 200 when the store
@@ -156,6 +153,8 @@ pub(crate) fn rewrite_version_prefix(mut req: Request) -> Request {
             format!("/latest{}", &path[v.len() + 1..])
         }
         Some(v) => format!("{UNSUPPORTED_VERSION_PATH}/{v}"),
+        // Left to the normalisation below: the nested router knows the root only as `/latest`.
+        None if path == "/latest/" => path.clone(),
         None if path == "/latest" || path.starts_with("/latest/") => return req,
         None => format!("/latest{path}"),
     };

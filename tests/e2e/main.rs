@@ -6,3 +6,4 @@ mod kci_dev;
 mod monitor;
 mod nodes;
 mod pubsub;
+mod surface;
