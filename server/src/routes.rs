@@ -13,6 +13,7 @@ use crate::state::AppState;
 mod events;
 mod groups;
 pub(crate) mod invites;
+mod kv;
 mod nodes;
 mod pubsub;
 mod root;
@@ -31,6 +32,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(groups::router())
         .merge(invites::router())
+        .merge(kv::router())
         .merge(ws::router())
         .merge(pubsub::router())
         .merge(events::router());

@@ -11,9 +11,12 @@ use maestro_common::{Filter, Node, Timestamp, UserGroupRef};
 
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
+pub mod kv;
 pub mod mongo;
 pub mod sqlite;
 pub mod timed;
+
+pub use kv::KvStore;
 
 /// A boxed error from a storage driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -189,8 +192,9 @@ pub struct SubscriberState {
 }
 
 /// Everything the API stores. Implementations must be safe to share between requests.
+/// The key/value values are in [`KvStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: KvStore + Send + Sync + 'static {
     /// Short name of the backend for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;
 

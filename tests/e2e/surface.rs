@@ -1,6 +1,8 @@
 //! The rest of the Python server's surface over real HTTP against the real binary: the
-//! root's hello (JSON for clients, HTML for browsers).
-use maestro_e2e::{Backend, Server};
+//! root's hello (JSON for clients, HTML for browsers); key/value pairs surviving a crash.
+use maestro_e2e::{Backend, Client, Server};
+use reqwest::Method;
+use serde_json::json;
 
 #[tokio::test]
 async fn hello_is_json_for_clients_and_html_for_browsers() {
@@ -28,5 +30,37 @@ async fn hello_is_json_for_clients_and_html_for_browsers() {
         let ctype = r.headers()["content-type"].to_str().unwrap().to_owned();
         assert!(ctype.starts_with("text/html"), "{path}: {ctype}");
         assert!(r.text().await.unwrap().contains("KernelCI API"), "{path}");
+    }
+}
+
+async fn kv_survives_a_crash(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), backend);
+    let admin = server.admin().await;
+    let uri = "/latest/kv/pipeline/last-checkout";
+    let (s, v) = admin.call(Method::POST, uri, Some(&json!("abc123"))).await;
+    assert_eq!((s, v), (200, json!("OK")));
+    let server = server.crash_and_restart();
+    // A new connection pool: the old one's keep-alive connection died with the server. The
+    // token issued before the crash is kept.
+    let admin = Client {
+        http: reqwest::Client::new(),
+        ..admin
+    };
+    let (s, v) = admin.call(Method::GET, uri, None).await;
+    assert_eq!((s, v), (200, json!("abc123")));
+    let (s, v) = server.client().call(Method::GET, uri, None).await;
+    assert_eq!((s, v), (401, json!({"detail": "Unauthorized"})));
+}
+
+#[tokio::test]
+async fn sqlite_kv_survives_a_crash() {
+    kv_survives_a_crash(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn mongodb_kv_survives_a_crash() {
+    if let Some(b) = Backend::mongo("kv") {
+        kv_survives_a_crash(b).await;
     }
 }

@@ -23,6 +23,7 @@ mod convert;
 mod events;
 mod filter;
 mod indexes;
+mod kv;
 #[cfg(test)]
 mod tests;
 mod write;

@@ -20,6 +20,7 @@ mod events;
 mod filter_sql;
 mod group_commit;
 mod json_match;
+mod kv;
 mod schema;
 
 /// Name of the database file inside the data directory.
