@@ -70,8 +70,9 @@ fn quality(accept: &str, kind: &str, sub: &str) -> f32 {
     best.map_or(0.0, |(_, q)| q)
 }
 
-/// The index page: what this server is and where to go from here. Links are relative so
-/// that they work under `/`, `/latest/` and `/v0/` alike (the prefixes are rewritten).
+/// The index page: what this server is and where to go from here. Links are relative and
+/// without a prefix, so that they work from `/`, `/latest`, `/latest/`, `/v0` and `/v0/`
+/// alike (an unprefixed path is served under `/latest`).
 const INDEX_PAGE: &str = r#"<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -91,8 +92,8 @@ code { background: #f3f3f3; padding: 0 0.25rem; border-radius: 3px; }
 <p class="sub">Served by Maestro, a KernelCI-compatible API server.</p>
 <p>This is the API of a KernelCI pipeline: kernel checkouts, builds and tests as a tree of
 nodes, with events as they change. Programs talk to it over JSON under
-<code>/latest/</code>; for example <a href="latest/nodes?limit=10"><code>/latest/nodes</code></a>
-lists nodes and <a href="latest/events?limit=10"><code>/latest/events</code></a> the recent
+<code>/latest/</code>; for example <a href="nodes?limit=10"><code>/latest/nodes</code></a>
+lists nodes and <a href="events?limit=10"><code>/latest/events</code></a> the recent
 events.</p>
 <h2>Tools</h2>
 <ul>
@@ -100,7 +101,7 @@ events.</p>
 <li><a href="dashboard">Dashboard</a>: recent activity at a glance</li>
 <li><a href="manage">Manage</a>: users, groups and nodes (needs a token)</li>
 <li><a href="analytics">Analytics</a> and <a href="stats">statistics</a></li>
-<li><a href="latest/maestro/health">Health</a>: whether the store answers</li>
+<li><a href="maestro/health">Health</a>: whether the store answers</li>
 </ul>
 <h2>Documentation</h2>
 <ul>
