@@ -27,6 +27,7 @@ mod routes;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod unread_body;
 pub mod users;
 pub mod ws;
@@ -169,6 +170,8 @@ pub async fn run(
     let limits = state.conn_limits;
     // Drops idle subscriptions while serving; stopped when `run` returns.
     let _cleanup = state.pubsub.spawn_cleanup();
+    // Deletes telemetry past its 14 days where no TTL index does; stopped likewise.
+    let _retention = telemetry::retention::spawn(state.store.clone());
     let svc = app(state);
     let signal = {
         let token = token.clone();

@@ -17,6 +17,7 @@ mod kv;
 mod nodes;
 mod pubsub;
 mod root;
+mod telemetry;
 mod users;
 mod ws;
 
@@ -33,6 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(invites::router())
         .merge(kv::router())
+        .merge(telemetry::router())
         .merge(ws::router())
         .merge(pubsub::router())
         .merge(events::router());

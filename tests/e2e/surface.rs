@@ -1,5 +1,6 @@
 //! The rest of the Python server's surface over real HTTP against the real binary: the
-//! root's hello (JSON for clients, HTML for browsers); key/value pairs surviving a crash.
+//! root's hello (JSON for clients, HTML for browsers); key/value pairs and telemetry
+//! surviving a crash.
 use maestro_e2e::{Backend, Client, Server};
 use reqwest::Method;
 use serde_json::json;
@@ -33,13 +34,19 @@ async fn hello_is_json_for_clients_and_html_for_browsers() {
     }
 }
 
-async fn kv_survives_a_crash(backend: Backend) {
+async fn kv_and_telemetry_survive_a_crash(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), backend);
     let admin = server.admin().await;
     let uri = "/latest/kv/pipeline/last-checkout";
     let (s, v) = admin.call(Method::POST, uri, Some(&json!("abc123"))).await;
     assert_eq!((s, v), (200, json!("OK")));
+    let events = json!([{"kind": "job_result", "runtime": "lava", "result": "pass"},
+                        {"kind": "job_result", "runtime": "lava", "result": "fail"}]);
+    let (s, v) = admin
+        .call(Method::POST, "/latest/telemetry", Some(&events))
+        .await;
+    assert_eq!((s, v), (200, json!({"inserted": 2})));
     let server = server.crash_and_restart();
     // A new connection pool: the old one's keep-alive connection died with the server. The
     // token issued before the crash is kept.
@@ -51,16 +58,25 @@ async fn kv_survives_a_crash(backend: Backend) {
     assert_eq!((s, v), (200, json!("abc123")));
     let (s, v) = server.client().call(Method::GET, uri, None).await;
     assert_eq!((s, v), (401, json!({"detail": "Unauthorized"})));
+    let stats = server
+        .client()
+        .get("/latest/telemetry/stats?group_by=lab")
+        .await;
+    assert_eq!(
+        stats,
+        json!([{"lab": "lava", "total": 2, "pass": 1, "fail": 1, "incomplete": 0,
+                "skip": 0, "infra_error": 0}])
+    );
 }
 
 #[tokio::test]
-async fn sqlite_kv_survives_a_crash() {
-    kv_survives_a_crash(Backend::Sqlite).await;
+async fn sqlite_kv_and_telemetry_survive_a_crash() {
+    kv_and_telemetry_survive_a_crash(Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn mongodb_kv_survives_a_crash() {
+async fn mongodb_kv_and_telemetry_survive_a_crash() {
     if let Some(b) = Backend::mongo("kv") {
-        kv_survives_a_crash(b).await;
+        kv_and_telemetry_survive_a_crash(b).await;
     }
 }

@@ -24,6 +24,7 @@ mod events;
 mod filter;
 mod indexes;
 mod kv;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 mod write;

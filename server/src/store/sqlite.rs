@@ -22,6 +22,7 @@ mod group_commit;
 mod json_match;
 mod kv;
 mod schema;
+mod telemetry;
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "maestro.sqlite3";

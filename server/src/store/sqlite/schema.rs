@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
 /// Version of the schema, kept in `PRAGMA user_version`: 1 is [`SCHEMA`]; 2 adds the tables
-/// of the key/value store.
+/// of the key/value store and of telemetry.
 const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
@@ -118,6 +118,7 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
     // Version 2. `IF NOT EXISTS` as above: run on every open, so an older file gains them.
     conn.execute_batch(super::kv::SCHEMA)?;
+    conn.execute_batch(super::telemetry::SCHEMA)?;
     if version < SCHEMA_VERSION {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
