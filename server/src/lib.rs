@@ -28,6 +28,7 @@ mod routes;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod unread_body;
 pub mod users;
 pub mod ws;
@@ -174,6 +175,8 @@ pub async fn run(
     let _cleanup = state.pubsub.spawn_cleanup();
     // Tracked tasks that end with the shutdown token, after the node they are writing.
     lifecycle::task::spawn(&state);
+    // Deletes telemetry past its 14 days where no TTL index does; stopped likewise.
+    let _retention = telemetry::retention::spawn(state.store.clone());
     let svc = app(state);
     let signal = {
         let token = token.clone();

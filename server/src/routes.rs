@@ -13,8 +13,11 @@ use crate::state::AppState;
 mod events;
 mod groups;
 pub(crate) mod invites;
+mod kv;
 mod nodes;
 mod pubsub;
+mod root;
+mod telemetry;
 mod users;
 mod ws;
 
@@ -24,12 +27,14 @@ const SUPPORTED_VERSIONS: [&str; 1] = ["v0"];
 /// Every route, under `/latest`.
 pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()
-        .route("/", get(root))
         .route("/maestro/health", get(health))
+        .merge(root::router())
         .merge(nodes::router())
         .merge(users::router())
         .merge(groups::router())
         .merge(invites::router())
+        .merge(kv::router())
+        .merge(telemetry::router())
         .merge(ws::router())
         .merge(pubsub::router())
         .merge(events::router());
@@ -69,10 +74,6 @@ async fn json_payload_too_large(resp: Response) -> Response {
         })),
     )
         .into_response()
-}
-
-async fn root() -> Json<serde_json::Value> {
-    Json(json!({"message": "KernelCI API"}))
 }
 
 /// `GET /maestro/health` (a Maestro extension, no authentication): 200 when the store
@@ -156,6 +157,8 @@ pub(crate) fn rewrite_version_prefix(mut req: Request) -> Request {
             format!("/latest{}", &path[v.len() + 1..])
         }
         Some(v) => format!("{UNSUPPORTED_VERSION_PATH}/{v}"),
+        // Left to the normalisation below: the nested router knows the root only as `/latest`.
+        None if path == "/latest/" => path.clone(),
         None if path == "/latest" || path.starts_with("/latest/") => return req,
         None => format!("/latest{path}"),
     };

@@ -11,9 +11,14 @@ use maestro_common::{Filter, Node, NodeState, Timestamp, UserGroupRef};
 
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
+pub mod kv;
 pub mod mongo;
 pub mod sqlite;
+pub mod telemetry;
 pub mod timed;
+
+pub use kv::KvStore;
+pub use telemetry::TelemetryStore;
 
 /// A boxed error from a storage driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -214,8 +219,9 @@ pub struct SubscriberState {
 }
 
 /// Everything the API stores. Implementations must be safe to share between requests.
+/// The key/value values are in [`KvStore`], telemetry in [`TelemetryStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: KvStore + TelemetryStore + Send + Sync + 'static {
     /// Short name of the backend for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;
 

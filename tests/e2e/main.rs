@@ -7,3 +7,4 @@ mod kci_dev;
 mod monitor;
 mod nodes;
 mod pubsub;
+mod surface;

@@ -24,6 +24,8 @@ mod events;
 mod filter;
 mod indexes;
 mod lifecycle;
+mod kv;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 mod write;

@@ -21,7 +21,9 @@ mod filter_sql;
 mod group_commit;
 mod json_match;
 mod lifecycle;
+mod kv;
 mod schema;
+mod telemetry;
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "maestro.sqlite3";

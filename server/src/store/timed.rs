@@ -18,6 +18,8 @@ use super::{
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
+mod surface;
+
 /// The default bound of one store call.
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -9,5 +9,6 @@ mod groups;
 mod invites;
 mod pubsub;
 mod reads;
+mod root;
 mod users;
 mod writes;

@@ -110,6 +110,20 @@ fn specs() -> Vec<Spec> {
             unique("subscriber_state", doc! {"subscriber_id": 1}),
         ),
         named("last_poll", spec("subscriber_state", doc! {"last_poll": 1})),
+        // Telemetry, as the Python server indexes it (same keys, options and derived names,
+        // so a shared database is left as is): the TTL that keeps events 14 days, and the
+        // report filters.
+        Spec {
+            expire_after_seconds: Some(crate::telemetry::TELEMETRY_TTL_SECONDS),
+            ..spec("telemetry", doc! {"ts": 1})
+        },
+        spec("telemetry", doc! {"kind": 1, "ts": -1}),
+        spec("telemetry", doc! {"runtime": 1, "device_type": 1, "ts": -1}),
+        spec("telemetry", doc! {"job_name": 1, "ts": -1}),
+        spec(
+            "telemetry",
+            doc! {"result": 1, "is_infra_error": 1, "ts": -1},
+        ),
     ]
 }
 

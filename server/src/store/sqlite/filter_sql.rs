@@ -16,6 +16,10 @@ enum Target {
     Int(&'static str),
     /// Any other path, read from the node's JSON document.
     Json,
+    /// A path below a JSON column: the part after `<prefix>.` is read from the column.
+    JsonColumn(&'static str, &'static str),
+    /// A field that is never stored: matched as a missing field.
+    Missing,
 }
 
 fn target(field: &str) -> Target {
@@ -59,6 +63,33 @@ fn event_target(field: &str) -> Target {
     }
 }
 
+/// Where the fields of a telemetry event are stored (table `telemetry`); `id` and fields
+/// outside the model are missing, as in the documents of the Python server (which stores
+/// `id: null`).
+fn telemetry_target(field: &str) -> Target {
+    match field {
+        "kind" => Target::Text("kind"),
+        "runtime" => Target::Text("runtime"),
+        "device_type" => Target::Text("device_type"),
+        "device_id" => Target::Text("device_id"),
+        "job_name" => Target::Text("job_name"),
+        "test_name" => Target::Text("test_name"),
+        "job_id" => Target::Text("job_id"),
+        "node_id" => Target::Text("node_id"),
+        "tree" => Target::Text("tree"),
+        "branch" => Target::Text("branch"),
+        "arch" => Target::Text("arch"),
+        "result" => Target::Text("result"),
+        "error_type" => Target::Text("error_type"),
+        "error_msg" => Target::Text("error_msg"),
+        "ts" => Target::Time("ts"),
+        "is_infra_error" => Target::Bool("is_infra_error"),
+        "retry" => Target::Int("retry"),
+        f if f.starts_with("extra.") => Target::JsonColumn("extra", "extra"),
+        _ => Target::Missing,
+    }
+}
+
 /// The `WHERE` clause (always valid SQL, `1` for the empty filter) and its bound values,
 /// for table `node`.
 pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
@@ -68,6 +99,11 @@ pub(super) fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
 /// The same for table `event`.
 pub(super) fn event_where_clause(filter: &Filter) -> (String, Vec<Value>) {
     where_clause_with(filter, event_target)
+}
+
+/// The same for table `telemetry`.
+pub(super) fn telemetry_where_clause(filter: &Filter) -> (String, Vec<Value>) {
+    where_clause_with(filter, telemetry_target)
 }
 
 fn where_clause_with(filter: &Filter, target: fn(&str) -> Target) -> (String, Vec<Value>) {
@@ -100,7 +136,13 @@ fn and_all(parts: &[String]) -> String {
 
 fn condition(c: &Condition, target: fn(&str) -> Target, args: &mut Vec<Value>) -> String {
     match target(&c.field) {
-        Target::Json => json_condition(&c.field, c.op, &c.value, args),
+        Target::Json => json_condition("doc", &c.field, c.op, &c.value, args),
+        Target::JsonColumn(column, prefix) => {
+            let path = c.field[prefix.len()..].trim_start_matches('.');
+            json_condition(column, path, c.op, &c.value, args)
+        }
+        // An empty document: whatever the path, the field is missing.
+        Target::Missing => json_condition("'{}'", &c.field, c.op, &c.value, args),
         column => column_condition(&column, c.op, &c.value, args),
     }
 }
@@ -120,7 +162,9 @@ fn column_value(t: &Target, v: &FilterValue) -> Option<Value> {
 fn column_expr(t: &Target) -> &str {
     match t {
         Target::Text(c) | Target::Time(c) | Target::Bool(c) | Target::Int(c) => c,
-        Target::Json => unreachable!("JSON paths are handled by json_condition"),
+        Target::Json | Target::JsonColumn(..) | Target::Missing => {
+            unreachable!("JSON paths are handled by json_condition")
+        }
     }
 }
 
@@ -176,8 +220,15 @@ fn column_in(t: &Target, items: &[FilterValue], args: &mut Vec<Value>) -> String
     }
 }
 
-/// A condition on a path inside the JSON document, evaluated by `mongo_match`.
-fn json_condition(field: &str, op: Op, v: &FilterValue, args: &mut Vec<Value>) -> String {
+/// A condition on a path inside the JSON document `doc` (an SQL expression), evaluated by
+/// `mongo_match`.
+fn json_condition(
+    doc: &str,
+    field: &str,
+    op: Op,
+    v: &FilterValue,
+    args: &mut Vec<Value>,
+) -> String {
     let op = match op {
         Op::Eq => "eq",
         Op::Ne => "ne",
@@ -192,7 +243,7 @@ fn json_condition(field: &str, op: Op, v: &FilterValue, args: &mut Vec<Value>) -
     args.push(Value::Text(field.to_owned()));
     args.push(Value::Text(op.to_owned()));
     args.push(Value::Text(operand_json(v).to_string()));
-    "mongo_match(doc, ?, ?, ?)".to_owned()
+    format!("mongo_match({doc}, ?, ?, ?)")
 }
 
 fn operand_json(v: &FilterValue) -> serde_json::Value {

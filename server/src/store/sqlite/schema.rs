@@ -5,8 +5,9 @@ use regex::Regex;
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 
-/// Version of the schema below, kept in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// Version of the schema, kept in `PRAGMA user_version`: 1 is [`SCHEMA`]; 2 adds the tables
+/// of the key/value store and of telemetry.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS node (
@@ -117,6 +118,9 @@ pub(super) fn check(conn: &Connection, full: bool, limit: u32) -> rusqlite::Resu
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     conn.execute_batch(SCHEMA)?;
+    // Version 2. `IF NOT EXISTS` as above: run on every open, so an older file gains them.
+    conn.execute_batch(super::kv::SCHEMA)?;
+    conn.execute_batch(super::telemetry::SCHEMA)?;
     if version < SCHEMA_VERSION {
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }

@@ -1,0 +1,62 @@
+//! The key/value and telemetry calls of [`TimedStore`], bounded as every other call.
+use async_trait::async_trait;
+use maestro_common::{Filter, Timestamp};
+
+use super::TimedStore;
+use crate::store::StoreResult;
+use crate::store::kv::KvStore;
+use crate::store::telemetry::{TelemetryGroup, TelemetryGrouping, TelemetryStore};
+use crate::telemetry::TelemetryEvent;
+
+#[async_trait]
+impl KvStore for TimedStore {
+    async fn kv_get(&self, key: &str) -> StoreResult<Option<String>> {
+        self.bound("kv_get", self.inner.kv_get(key)).await
+    }
+
+    async fn kv_set(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.bound("kv_set", self.inner.kv_set(key, value)).await
+    }
+
+    async fn kv_delete(&self, key: &str) -> StoreResult<bool> {
+        self.bound("kv_delete", self.inner.kv_delete(key)).await
+    }
+}
+
+#[async_trait]
+impl TelemetryStore for TimedStore {
+    async fn insert_telemetry(&self, events: &[TelemetryEvent]) -> StoreResult<()> {
+        self.bound("insert_telemetry", self.inner.insert_telemetry(events))
+            .await
+    }
+
+    async fn find_telemetry(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<TelemetryEvent>, u64)> {
+        self.bound(
+            "find_telemetry",
+            self.inner.find_telemetry(filter, offset, limit),
+        )
+        .await
+    }
+
+    async fn group_telemetry(
+        &self,
+        grouping: &TelemetryGrouping,
+    ) -> StoreResult<Vec<TelemetryGroup>> {
+        self.bound("group_telemetry", self.inner.group_telemetry(grouping))
+            .await
+    }
+
+    async fn purge_telemetry(&self, before: Timestamp, limit: u64) -> StoreResult<u64> {
+        self.bound("purge_telemetry", self.inner.purge_telemetry(before, limit))
+            .await
+    }
+
+    fn expires_telemetry_itself(&self) -> bool {
+        self.inner.expires_telemetry_itself()
+    }
+}
