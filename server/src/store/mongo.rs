@@ -23,8 +23,8 @@ mod convert;
 mod events;
 mod filter;
 mod indexes;
-mod lifecycle;
 mod kv;
+mod lifecycle;
 mod telemetry;
 #[cfg(test)]
 mod tests;

@@ -20,8 +20,8 @@ mod events;
 mod filter_sql;
 mod group_commit;
 mod json_match;
-mod lifecycle;
 mod kv;
+mod lifecycle;
 mod schema;
 mod telemetry;
 
