@@ -124,7 +124,16 @@ async fn headless_demo_completes_its_revisions_leaves_nothing_running_and_runs_a
     let again = headless_demo(
         Some(&dir),
         tmp.path(),
-        &["--size", "small", "--rate", "25", "--revisions", "1", "--seed", "4"],
+        &[
+            "--size",
+            "small",
+            "--rate",
+            "25",
+            "--revisions",
+            "1",
+            "--seed",
+            "4",
+        ],
     )
     .status()
     .unwrap();
