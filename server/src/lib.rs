@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod login_limit;
 pub mod mail;
 pub mod nodes;
+mod pages;
 pub mod pubsub;
 mod routes;
 pub mod serve;

@@ -37,7 +37,8 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(telemetry::router())
         .merge(ws::router())
         .merge(pubsub::router())
-        .merge(events::router());
+        .merge(events::router())
+        .merge(crate::pages::router());
     Router::new()
         .nest("/latest", api)
         .route(

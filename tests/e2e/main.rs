@@ -6,5 +6,6 @@ mod demo;
 mod kci_dev;
 mod monitor;
 mod nodes;
+mod pages;
 mod pubsub;
 mod surface;
