@@ -235,7 +235,8 @@ async fn a_life_cycle_transition_is_counted_after_a_sweep() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_does_not_answer_is_counted_as_a_store_error() {
-    let s = Server::start(|cfg| cfg.store_timeout_ms = 300).await;
+    // Long enough for the first admin's insert on a loaded machine, short for a test.
+    let s = Server::start(|cfg| cfg.store_timeout_ms = 2_000).await;
     let token = s.token().await;
     // Another process holds the write lock: the write does not answer in time.
     let db = s.data_dir().join(maestro_server::store::sqlite::DB_FILE);

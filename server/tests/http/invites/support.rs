@@ -201,7 +201,11 @@ impl Logs {
             .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        let guard = tracing::subscriber::set_default(subscriber);
+        // Tests on other threads, with no subscriber, may have registered a callsite while
+        // this one was being set: its cached interest ("never") would hide its lines here.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     pub(crate) fn text(&self) -> String {
