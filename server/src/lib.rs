@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod pubsub;
 mod routes;
+pub mod secret;
 pub mod serve;
 pub mod state;
 pub mod store;
@@ -151,7 +152,7 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
             max_connections,
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
         },
-        lifecycle: lifecycle::LifecycleConfig::from_config(cfg),
+        lifecycle: cfg.lifecycle(),
         metrics,
         ..state
     };
@@ -160,7 +161,7 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
 
 /// The email and invite-link settings of the configuration (SMTP off without a host).
 pub fn onboarding(cfg: &Config) -> anyhow::Result<state::Onboarding> {
-    let mailer = match mail::MailConfig::from_config(cfg)? {
+    let mailer = match cfg.mail_settings()? {
         Some(mail) => Some(mail::Mailer::new(&mail).context("configuring SMTP")?),
         None => None,
     };

@@ -76,10 +76,7 @@ impl Default for Onboarding {
         Self {
             mailer: None,
             public_base_url: None,
-            invite_token_lifetime_secs: DEFAULT_INVITE_TOKEN_LIFETIME_SECS,
+            invite_token_lifetime_secs: crate::config::defaults::INVITE_TOKEN_LIFETIME_SECS,
         }
     }
 }
-
-/// Default invite-token lifetime: 7 days, as KernelCI.
-pub const DEFAULT_INVITE_TOKEN_LIFETIME_SECS: u64 = 604_800;

@@ -8,7 +8,6 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::{Rule, sweep_rule};
-use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
@@ -39,16 +38,6 @@ impl Default for LifecycleConfig {
 }
 
 impl LifecycleConfig {
-    /// The rules' settings of the configuration; `None` with `--no-lifecycle`.
-    pub fn from_config(cfg: &Config) -> Option<Self> {
-        let secs = |s: u64| Duration::from_secs(s.max(1));
-        (!cfg.no_lifecycle).then(|| Self {
-            timeout_every: secs(cfg.lifecycle_timeout_interval_secs),
-            holdoff_every: secs(cfg.lifecycle_holdoff_interval_secs),
-            closing_every: secs(cfg.lifecycle_closing_interval_secs),
-        })
-    }
-
     /// The interval of `rule`.
     pub fn every(&self, rule: Rule) -> Duration {
         match rule {

@@ -8,7 +8,7 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use maestro_server::app;
-use maestro_server::mail::{MailConfig, Mailer, SmtpTls};
+use maestro_server::mail::{MailSettings, Mailer, SmtpTls};
 use maestro_server::state::Onboarding;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -89,7 +89,7 @@ pub(crate) fn now() -> u64 {
 }
 
 pub(crate) fn with_mail(app: &mut TestApp, port: u16) {
-    let mailer = Mailer::new(&MailConfig {
+    let mailer = Mailer::new(&MailSettings {
         host: "127.0.0.1".into(),
         port,
         tls: SmtpTls::None,
