@@ -14,11 +14,13 @@ use serde_json::Value;
 use crate::store::{Store, StoreError, SubscriberState};
 
 pub mod cloudevent;
+mod counts;
 mod cursor;
 pub mod lists;
 mod subscription;
 
 pub use cloudevent::{DEFAULT_SOURCE, Message};
+pub use counts::SubscriptionCounts;
 use cursor::{Cursor, Interest};
 use subscription::{Dormant, Listening, Subscription};
 

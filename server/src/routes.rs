@@ -14,6 +14,7 @@ mod events;
 mod groups;
 pub(crate) mod invites;
 mod kv;
+mod metrics;
 mod nodes;
 mod pubsub;
 mod root;
@@ -34,6 +35,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(invites::router())
         .merge(kv::router())
+        .merge(metrics::router())
         .merge(telemetry::router())
         .merge(ws::router())
         .merge(pubsub::router())

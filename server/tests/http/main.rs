@@ -12,4 +12,5 @@ mod pubsub;
 mod reads;
 mod root;
 mod users;
+mod validation;
 mod writes;
