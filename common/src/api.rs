@@ -6,6 +6,7 @@ use crate::node::Node;
 
 /// One page of `GET /nodes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodePage {
     /// The nodes of this page, ordered by id.
     pub items: Vec<Node>,
@@ -19,6 +20,7 @@ pub struct NodePage {
 
 /// The body of every error answer: `{"detail": ...}`, a string or a list of problems.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What was wrong.
     pub detail: Value,
@@ -26,6 +28,7 @@ pub struct ErrorBody {
 
 /// The answer of `POST /user/login`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     /// The JWT to send as `Authorization: Bearer ...`.
     pub access_token: String,

@@ -6,6 +6,7 @@ use crate::node::{Node, NodeResult};
 
 /// Which way a result changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// Passed before, fails now.
@@ -60,6 +61,7 @@ pub fn node_key(n: &Node) -> String {
 
 /// One node whose result changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompareEntry {
     /// The node in the newer revision.
     pub id: String,
@@ -69,6 +71,7 @@ pub struct CompareEntry {
 
 /// The answer of the compare extension for one checkout.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevisionCompare {
     /// The previous checkout of the same tree and branch, if any.
     pub previous: Option<String>,

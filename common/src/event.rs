@@ -7,6 +7,7 @@ use crate::timestamp::Timestamp;
 
 /// One stored event, as `GET /events` lists it (`node` only with `recursive`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventRecord {
     /// When the event was stored (UTC).
     pub timestamp: Timestamp,
@@ -27,6 +28,7 @@ pub struct EventRecord {
 
 /// What a node change publishes on channel `node` (kernelci-api.md section 8.7).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeEvent {
     /// `created` or `updated`.
     pub op: String,

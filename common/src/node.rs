@@ -14,6 +14,11 @@ pub const NODE_KINDS: [&str; 6] = ["checkout", "kbuild", "test", "job", "process
 
 /// A MongoDB-style ObjectId written as 24 lowercase hex characters.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, example = "61bda8f2eb1a63d2b7152418")
+)]
 pub struct ObjectIdHex(String);
 
 impl ObjectIdHex {
@@ -49,6 +54,7 @@ impl<'de> Deserialize<'de> for ObjectIdHex {
 
 /// Where a node is in its lifecycle.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum NodeState {
     /// Scheduled, no result yet.
@@ -95,6 +101,7 @@ impl NodeState {
 
 /// Whether a node passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum NodeResult {
     /// Passed.
@@ -124,6 +131,7 @@ impl NodeResult {
 // every bad field (the server's 422 lists them all). Fields of types of our own or of
 // serde_json are checked by serde (`compat`): one error each, which is what pydantic says.
 #[derive(Clone, Debug, PartialEq, Serialize, eserde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Node {
     /// Server-assigned id.
     #[serde(default)]
@@ -270,10 +278,13 @@ impl Node {
 
 /// A node with the new nodes to add beneath it (`PUT /nodes/{id}`).
 #[derive(Clone, Debug, PartialEq, Serialize, eserde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hierarchy {
     /// The node at this level.
     pub node: Node,
     /// Its children, each a hierarchy of its own.
+    // A reference to itself: without this, collecting the schemas would never end.
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
     pub child_nodes: Vec<Hierarchy>,
 }
 

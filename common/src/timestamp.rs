@@ -11,6 +11,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 /// On the wire it is `2024-02-01T09:58:28.479000` (microseconds printed as six digits when
 /// non-zero, left out when zero), the format of the Python server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+// A string in the document: JSON Schema's `date-time` format requires a zone, which these
+// values never carry.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, example = "2024-02-01T09:58:28.479000")
+)]
 pub struct Timestamp(NaiveDateTime);
 
 impl Timestamp {

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 
 /// A group a user belongs to, as embedded in the user record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserGroupRef {
     /// Id of the group.
     pub id: String,
@@ -12,6 +13,7 @@ pub struct UserGroupRef {
 
 /// The public form of a user; key order as the Python server prints it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserRead {
     /// Id of the user.
     pub id: String,

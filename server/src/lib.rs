@@ -24,6 +24,7 @@ pub mod login_limit;
 pub mod mail;
 pub mod metrics;
 pub mod nodes;
+mod openapi;
 mod pages;
 pub mod pubsub;
 mod routes;

@@ -1,5 +1,5 @@
 //! The browser pages (`/viewer`, `/dashboard`, `/stats`, `/analytics`, `/manage`, the
-//! invite forms `GET /user/invite` and `GET /user/accept-invite`) and their static assets
+//! invite forms `GET /user/invite` and `GET /user/accept-invite`, the API's documentation `/docs`) and their static assets
 //! (`/static/css/*`, `/static/js/*`, `/icons/*`), at the Python server's paths.
 //!
 //! The pages are static HTML and vanilla JavaScript that call the JSON API from the
@@ -32,23 +32,86 @@ enum Caching {
     Hour,
 }
 
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    page_viewer,
+    page_dashboard,
+    page_stats,
+    page_analytics,
+    page_manage,
+    page_docs,
+    page_invite,
+    page_accept_invite,
+    css,
+    js,
+    icon
+))]
+pub(crate) struct Docs;
+
 pub(crate) fn router() -> Router<AppState> {
     // `GET /user/invite` and `GET /user/accept-invite` join the POST routes of the same
     // paths (`routes::invites`): axum merges the method routers of equal paths.
     Router::new()
-        .route("/viewer", get(|h: HeaderMap| page("viewer", h)))
-        .route("/dashboard", get(|h: HeaderMap| page("dashboard", h)))
-        .route("/stats", get(|h: HeaderMap| page("stats", h)))
-        .route("/analytics", get(|h: HeaderMap| page("analytics", h)))
-        .route("/manage", get(|h: HeaderMap| page("manage", h)))
-        .route("/user/invite", get(|h: HeaderMap| page("invite", h)))
-        .route(
-            "/user/accept-invite",
-            get(|h: HeaderMap| page("accept-invite", h)),
-        )
+        .route("/viewer", get(page_viewer))
+        .route("/dashboard", get(page_dashboard))
+        .route("/stats", get(page_stats))
+        .route("/analytics", get(page_analytics))
+        .route("/manage", get(page_manage))
+        .route("/docs", get(page_docs))
+        .route("/user/invite", get(page_invite))
+        .route("/user/accept-invite", get(page_accept_invite))
         .route("/static/css/{file}", get(css))
         .route("/static/js/{file}", get(js))
         .route("/icons/{name}", get(icon))
+}
+
+#[utoipa::path(get, path = "/viewer", tag = "pages",
+    responses((status = 200, description = "The node viewer (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_viewer(headers: HeaderMap) -> Response {
+    page("viewer", headers).await
+}
+
+#[utoipa::path(get, path = "/dashboard", tag = "pages",
+    responses((status = 200, description = "The dashboard of trees and revisions (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_dashboard(headers: HeaderMap) -> Response {
+    page("dashboard", headers).await
+}
+
+#[utoipa::path(get, path = "/stats", tag = "pages",
+    responses((status = 200, description = "Statistics (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_stats(headers: HeaderMap) -> Response {
+    page("stats", headers).await
+}
+
+#[utoipa::path(get, path = "/analytics", tag = "pages",
+    responses((status = 200, description = "Telemetry analytics (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_analytics(headers: HeaderMap) -> Response {
+    page("analytics", headers).await
+}
+
+#[utoipa::path(get, path = "/manage", tag = "pages",
+    responses((status = 200, description = "Users, groups and invites (superuser) (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_manage(headers: HeaderMap) -> Response {
+    page("manage", headers).await
+}
+
+#[utoipa::path(get, path = "/docs", tag = "pages",
+    responses((status = 200, description = "This document, browsable, with a form to try each operation (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_docs(headers: HeaderMap) -> Response {
+    page("docs", headers).await
+}
+
+#[utoipa::path(get, path = "/user/invite", tag = "pages",
+    responses((status = 200, description = "The invite form (superuser) (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_invite(headers: HeaderMap) -> Response {
+    page("invite", headers).await
+}
+
+#[utoipa::path(get, path = "/user/accept-invite", tag = "pages",
+    responses((status = 200, description = "The form to accept an invite (HTML)", content_type = "text/html", body = String), (status = 304, description = "Not modified (`If-None-Match`)")))]
+async fn page_accept_invite(headers: HeaderMap) -> Response {
+    page("accept-invite", headers).await
 }
 
 async fn page(name: &'static str, headers: HeaderMap) -> Response {
@@ -82,10 +145,28 @@ async fn page(name: &'static str, headers: HeaderMap) -> Response {
     resp
 }
 
+#[utoipa::path(get, path = "/static/css/{file}", tag = "pages",
+    params(("file" = String, Path, description = "The file name")),
+    responses(
+        (status = 200, description = "The file", content_type = "text/css", body = String),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 400, description = "Not a valid file name", body = crate::openapi::Error),
+        (status = 404, description = "No such file", body = crate::openapi::Error),
+    )
+)]
 async fn css(Path(file): Path<String>, headers: HeaderMap) -> Response {
     static_file(assets::css, &file, &headers)
 }
 
+#[utoipa::path(get, path = "/static/js/{file}", tag = "pages",
+    params(("file" = String, Path, description = "The file name")),
+    responses(
+        (status = 200, description = "The file", content_type = "text/javascript", body = String),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 400, description = "Not a valid file name", body = crate::openapi::Error),
+        (status = 404, description = "No such file", body = crate::openapi::Error),
+    )
+)]
 async fn js(Path(file): Path<String>, headers: HeaderMap) -> Response {
     static_file(assets::js, &file, &headers)
 }
@@ -104,6 +185,15 @@ fn static_file(
     }
 }
 
+#[utoipa::path(get, path = "/icons/{name}", tag = "pages",
+    params(("name" = String, Path, description = "The file name")),
+    responses(
+        (status = 200, description = "The file", content_type = "image/png", body = String),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 400, description = "Not a valid file name", body = crate::openapi::Error),
+        (status = 404, description = "No such file", body = crate::openapi::Error),
+    )
+)]
 async fn icon(Path(name): Path<String>, headers: HeaderMap) -> Response {
     if !(safe_name(&name) && name.len() > ".png".len() && name.ends_with(".png")) {
         return ApiError::BadRequest("Invalid icon name".into()).into_response();

@@ -119,7 +119,7 @@ pub enum PubSubError {
 }
 
 /// What `POST /subscribe` answers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionInfo {
     /// The subscription id.
     pub id: u64,
@@ -132,7 +132,7 @@ pub struct SubscriptionInfo {
 }
 
 /// One line of `GET /stats/subscriptions`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionStats {
     /// The subscription id.
     pub id: u64,

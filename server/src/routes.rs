@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use utoipa::OpenApi;
 
 use crate::state::AppState;
 
@@ -25,22 +26,53 @@ mod ws;
 /// The API versions served; `/v0/...` is the same as `/latest/...`.
 const SUPPORTED_VERSIONS: [&str; 1] = ["v0"];
 
+/// The operations of this module, for the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health))]
+struct Docs;
+
+/// Builds the routes of one part of the API, relative to `/latest`.
+type PartRouter = fn() -> Router<AppState>;
+
+/// Documents the operations of one part of the API, as its routes are written.
+type PartDocs = fn() -> utoipa::openapi::OpenApi;
+
+/// Every part of the API: its routes and their documentation side by side, so a part
+/// cannot be served undocumented (`openapi.rs` merges the documents; `tests/http/openapi.rs`
+/// checks that each `.route(...)` of the sources is in it).
+pub(crate) const PARTS: [(PartRouter, PartDocs); 14] = [
+    (own_router, <Docs as OpenApi>::openapi),
+    (root::router, <root::Docs as OpenApi>::openapi),
+    (nodes::router, <nodes::Docs as OpenApi>::openapi),
+    (users::router, <users::Docs as OpenApi>::openapi),
+    (groups::router, <groups::Docs as OpenApi>::openapi),
+    (invites::router, <invites::Docs as OpenApi>::openapi),
+    (kv::router, <kv::Docs as OpenApi>::openapi),
+    (metrics::router, <metrics::Docs as OpenApi>::openapi),
+    (telemetry::router, <telemetry::Docs as OpenApi>::openapi),
+    (ws::router, <ws::Docs as OpenApi>::openapi),
+    (pubsub::router, <pubsub::Docs as OpenApi>::openapi),
+    (events::router, <events::Docs as OpenApi>::openapi),
+    (
+        crate::pages::router,
+        <crate::pages::Docs as OpenApi>::openapi,
+    ),
+    (
+        crate::openapi::router,
+        <crate::openapi::Docs as OpenApi>::openapi,
+    ),
+];
+
+/// The routes of this module.
+fn own_router() -> Router<AppState> {
+    Router::new().route("/maestro/health", get(health))
+}
+
 /// Every route, under `/latest`.
 pub(crate) fn router() -> Router<AppState> {
-    let api = Router::new()
-        .route("/maestro/health", get(health))
-        .merge(root::router())
-        .merge(nodes::router())
-        .merge(users::router())
-        .merge(groups::router())
-        .merge(invites::router())
-        .merge(kv::router())
-        .merge(metrics::router())
-        .merge(telemetry::router())
-        .merge(ws::router())
-        .merge(pubsub::router())
-        .merge(events::router())
-        .merge(crate::pages::router());
+    let api = PARTS
+        .iter()
+        .fold(Router::new(), |api, (part, _)| api.merge(part()));
     Router::new()
         .nest("/latest", api)
         .route(
@@ -82,6 +114,12 @@ async fn json_payload_too_large(resp: Response) -> Response {
 /// `GET /maestro/health` (a Maestro extension, no authentication): 200 when the store
 /// answers, else 503 with `detail` and `Retry-After`; both with the store's name and the
 /// event window's use.
+#[utoipa::path(
+    get,
+    path = "/maestro/health",
+    tag = "server",
+    responses((status = 200, description = "The store answers", body = Object), (status = 503, description = "The store does not answer", body = Object))
+)]
 async fn health(State(state): State<AppState>) -> Response {
     let started = std::time::Instant::now();
     let ping = state.store.ping().await;

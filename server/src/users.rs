@@ -119,7 +119,7 @@ pub async fn resolve_groups(store: &dyn Store, names: &[String]) -> ApiResult<Ve
 /// The body of `PATCH /user/me` and `PATCH /user/{id}` (`UserUpdateRequest`). Every field is
 /// optional; `null` counts as absent and unknown fields are ignored. No `Debug`: it holds a
 /// password.
-#[derive(Default, eserde::Deserialize)]
+#[derive(Default, eserde::Deserialize, utoipa::ToSchema)]
 pub struct UserUpdate {
     /// New password, hashed before it is stored.
     #[serde(default)]

@@ -214,7 +214,7 @@ pub fn python_json<T: Serialize + ?Sized>(value: &T) -> String {
 
 /// The answer of `/listen`: a Redis pub/sub message whose `data` is the CloudEvent as a
 /// JSON string.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Message {
     /// Always `message`.
     #[serde(rename = "type")]

@@ -15,6 +15,7 @@ use maestro_common::{Condition, Filter, FilterValue, Op, Timestamp};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{query_bool, query_pairs};
+use crate::openapi::{BadRequest, Invalid, Store};
 use crate::state::AppState;
 
 /// The most events `recursive` may attach nodes to.
@@ -22,6 +23,11 @@ const RECURSIVE_MAX: u64 = 1000;
 
 /// Parameters that match a field of the node event payload.
 const DATA_FIELDS: [&str; 7] = ["kind", "state", "result", "op", "name", "group", "owner"];
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_events))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/events", get(list_events))
@@ -263,6 +269,13 @@ impl Pager {
 /// that a large answer is never whole in memory. An error before the first page is an
 /// ordinary error answer; one after it ends the body early (the client sees a truncated
 /// array, never a silently short one).
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    params(("limit" = Option<u64>, Query), ("offset" = Option<u64>, Query), ("recursive" = Option<bool>, Query, description = "Attach each event's node"), ("channel" = Option<String>, Query), ("node_id" = Option<String>, Query), ("id" = Option<String>, Query), ("ids" = Option<String>, Query, description = "Comma-separated event ids"), ("from" = Option<String>, Query, description = "Events stored at or after this time"), ("path" = Option<String>, Query), ("data" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`sequence_id[__op]=n`, and `kind`, `state`, `result`, `op`, `name`, `group`, `owner` on the payload")),
+    responses((status = 200, description = "The matching events, by sequence", body = Vec<maestro_common::event::EventRecord>), BadRequest, Invalid, Store)
+)]
 async fn list_events(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let query = parse_query(q.as_deref())?;
     let mut pager = Pager::new(state, query);

@@ -12,11 +12,17 @@ use crate::auth::SuperUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_body, json_body, query_pairs};
 use crate::nodes::ops::{new_id, parse_id};
+use crate::openapi::{Admin, BadRequest, Invalid, NotFound, Store};
 use crate::state::AppState;
 use crate::store::{GroupDeletion, StoreError, UserGroup};
 
 /// Default page size of `/user-groups`, as `/nodes`.
 const DEFAULT_LIMIT: u64 = 50;
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_groups, get_group, create_group, delete_group))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -25,7 +31,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// One page of `GET /user-groups`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct GroupPage {
     items: Vec<UserGroupRef>,
     total: u64,
@@ -34,7 +40,7 @@ struct GroupPage {
 }
 
 /// The body of `POST /user-groups`.
-#[derive(eserde::Deserialize)]
+#[derive(eserde::Deserialize, utoipa::ToSchema)]
 struct NewGroup {
     name: String,
 }
@@ -54,6 +60,14 @@ fn name_taken(name: &str) -> ApiError {
     ApiError::BadRequest(format!("User group already exists with name: {name}"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/user-groups",
+    tag = "groups",
+    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("name" = Option<String>, Query, description = "Only the group of this name")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of groups", body = GroupPage), Admin, BadRequest, Invalid, Store)
+)]
 async fn list_groups(
     State(state): State<AppState>,
     _: SuperUser,
@@ -87,6 +101,14 @@ async fn list_groups(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/user-groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "The group's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The group", body = UserGroupRef), Admin, BadRequest, NotFound, Store)
+)]
 async fn get_group(
     State(state): State<AppState>,
     _: SuperUser,
@@ -101,6 +123,14 @@ async fn get_group(
     Ok(Json(group_out(group)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/user-groups",
+    tag = "groups",
+    request_body(content = NewGroup),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The new group", body = UserGroupRef), Admin, BadRequest, Invalid, Store)
+)]
 async fn create_group(
     State(state): State<AppState>,
     _: SuperUser,
@@ -119,6 +149,14 @@ async fn create_group(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/user-groups/{id}",
+    tag = "groups",
+    params(("id" = String, Path, description = "The group's id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"), Admin, BadRequest, NotFound, (status = 409, description = "Nodes name the group in `user_groups`", body = crate::openapi::Error), Store)
+)]
 async fn delete_group(
     State(state): State<AppState>,
     _: SuperUser,

@@ -24,6 +24,7 @@ use crate::auth::{SuperUser, TokenClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_body, from_body_checked, json_body};
 use crate::nodes::ops::{new_id, parse_id};
+use crate::openapi::{Admin, BadRequest, Invalid, Store};
 use crate::state::AppState;
 use crate::store::{StoreError, StoredUser};
 use crate::users::{
@@ -42,6 +43,11 @@ const RESET_TOKEN_LIFETIME_SECS: u64 = 3600;
 /// Length of the random password an invited user gets until they choose one.
 const INVITE_PASSWORD_LEN: usize = 43;
 
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(invite, invite_url, accept_invite, forgot_password, reset_password))]
+pub(crate) struct Docs;
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/user/invite", post(invite))
@@ -55,7 +61,7 @@ pub(crate) fn router() -> Router<AppState> {
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// The body of `POST /user/invite`.
-#[derive(eserde::Deserialize)]
+#[derive(eserde::Deserialize, utoipa::ToSchema)]
 struct InviteRequest {
     username: String,
     email: String,
@@ -104,7 +110,7 @@ fn groups_problem(body: &Value) -> Option<Value> {
 }
 
 /// The answer of `POST /user/invite`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct InviteResponse {
     user: UserRead,
     email_sent: bool,
@@ -115,7 +121,7 @@ struct InviteResponse {
 }
 
 /// The answer of `GET /user/invite/url`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct InviteUrls {
     public_base_url: String,
     accept_invite_url: String,
@@ -145,18 +151,26 @@ struct ResetClaims {
 
 /// `{"token": ..., "password": ...}`: the body of accept-invite and reset-password. No
 /// `Debug`: it holds a password.
-#[derive(eserde::Deserialize)]
+#[derive(eserde::Deserialize, utoipa::ToSchema)]
 struct TokenAndPassword {
     token: String,
     password: String,
 }
 
 /// `{"email": ...}`: the body of forgot-password.
-#[derive(eserde::Deserialize)]
+#[derive(eserde::Deserialize, utoipa::ToSchema)]
 struct EmailOnly {
     email: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/user/invite",
+    tag = "invites",
+    request_body(content = InviteRequest),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The invited user and where to accept", body = InviteResponse), Admin, BadRequest, (status = 409, description = "The username or email is taken by a verified user", body = crate::openapi::Error), Invalid, Store)
+)]
 async fn invite(
     State(state): State<AppState>,
     _: SuperUser,
@@ -288,6 +302,13 @@ async fn send_invite_email(state: &AppState, user: &StoredUser, url: &str, token
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/user/invite/url",
+    tag = "invites",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The base URL the invite links use", body = InviteUrls), Admin)
+)]
 async fn invite_url(
     State(state): State<AppState>,
     _: SuperUser,
@@ -316,6 +337,13 @@ fn public_base_url(state: &AppState, peer: Peer, uri: &Uri, headers: &HeaderMap)
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/user/accept-invite",
+    tag = "invites",
+    request_body(content = TokenAndPassword, description = "The invite token and the new password"),
+    responses((status = 200, description = "The verified account", body = UserRead), BadRequest, Invalid, Store)
+)]
 async fn accept_invite(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<UserRead>> {
     let TokenAndPassword { token, password } = from_body(json_body(&body)?, &["body"])?;
     let claims = state
@@ -382,6 +410,13 @@ async fn send_best_effort(state: &AppState, user: &StoredUser, subject: &str, bo
 
 /// Always 202 `null`, so that nobody learns which emails have accounts. An active user
 /// gets a reset token by email.
+#[utoipa::path(
+    post,
+    path = "/user/forgot-password",
+    tag = "invites",
+    request_body(content = EmailOnly),
+    responses((status = 202, description = "Always (`null`), so that nobody learns which emails have accounts", body = Option<Object>), Invalid, (status = 500, description = "The reset email could not be sent", body = crate::openapi::Error), Store)
+)]
 async fn forgot_password(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let EmailOnly { email } = from_body_checked(json_body(&body)?, &["body"], &[email_problem])?;
     let accepted = || (StatusCode::ACCEPTED, Json(Value::Null)).into_response();
@@ -444,6 +479,13 @@ async fn reset_target(state: &AppState, claims: &TokenClaims) -> ApiResult<Optio
     Ok(current.then_some(user))
 }
 
+#[utoipa::path(
+    post,
+    path = "/user/reset-password",
+    tag = "invites",
+    request_body(content = TokenAndPassword, description = "The reset token and the new password"),
+    responses((status = 200, description = "Changed (`null`)", body = Option<Object>), BadRequest, Invalid, Store)
+)]
 async fn reset_password(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
     let TokenAndPassword { token, password } = from_body(json_body(&body)?, &["body"])?;
     let bad_token = || ApiError::BadRequest("RESET_PASSWORD_BAD_TOKEN".into());

@@ -11,7 +11,13 @@ use serde_json::Value;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::json_body;
+use crate::openapi::{Auth, BadRequest, Invalid, Store};
 use crate::state::AppState;
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_value, set_value, delete_value))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route(
@@ -28,6 +34,14 @@ fn stored_key(path: Result<Path<(String, String)>, PathRejection>) -> ApiResult<
 }
 
 /// `GET`: the value as a JSON string, or `null`.
+#[utoipa::path(
+    get,
+    path = "/kv/{namespace}/{key}",
+    tag = "kv",
+    params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The value, or `null`", body = Option<String>), Auth, BadRequest, Store)
+)]
 async fn get_value(
     State(state): State<AppState>,
     _: CurrentUser,
@@ -39,6 +53,15 @@ async fn get_value(
 
 /// `POST`: stores the body's value and answers `"OK"`; an empty or missing value deletes
 /// the key instead, as upstream.
+#[utoipa::path(
+    post,
+    path = "/kv/{namespace}/{key}",
+    tag = "kv",
+    params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
+    request_body(content = String, description = "The value as a JSON string (a non-JSON content type: the raw text); empty deletes the key"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "`OK`", body = String), Auth, BadRequest, Invalid, Store)
+)]
 async fn set_value(
     State(state): State<AppState>,
     _: CurrentUser,
@@ -57,6 +80,14 @@ async fn set_value(
 }
 
 /// `DELETE`: the same answer whether or not the key existed.
+#[utoipa::path(
+    delete,
+    path = "/kv/{namespace}/{key}",
+    tag = "kv",
+    params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Deleted, or there was nothing", body = String), Auth, BadRequest, Store)
+)]
 async fn delete_value(
     State(state): State<AppState>,
     _: CurrentUser,

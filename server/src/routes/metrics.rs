@@ -8,12 +8,24 @@ use axum::routing::get;
 
 use crate::error::ApiError;
 use crate::metrics::CONTENT_TYPE;
+use crate::openapi::Store;
 use crate::state::AppState;
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(scrape))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(scrape))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "server",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String), Store)
+)]
 async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state
         .metrics

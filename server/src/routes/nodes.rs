@@ -14,6 +14,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{json_body, query_bool, query_pairs};
 use crate::nodes::ops;
+use crate::openapi::{Auth, BadRequest, Invalid, NotFound, Store};
 use crate::state::AppState;
 
 /// How long `/nodes/fast` may take before it answers 504, as the Python server.
@@ -33,6 +34,23 @@ type Snapshot<T> = ([(HeaderName, HeaderValue); 1], Json<T>);
 fn sequence(state: &AppState) -> [(HeaderName, HeaderValue); 1] {
     [(SEQUENCE_HEADER, state.store.event_log().head().into())]
 }
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    compare_revision,
+    may_edit,
+    get_node,
+    list_nodes,
+    list_nodes_fast,
+    count_nodes,
+    create_node,
+    replace_node,
+    patch_node,
+    put_hierarchy,
+    batch_nodeset
+))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -57,6 +75,13 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// `GET /maestro/node/{id}/compare`: `RevisionCompare`; 400 bad id or not a checkout, 404
 /// missing.
+#[utoipa::path(
+    get,
+    path = "/maestro/node/{id}/compare",
+    tag = "nodes",
+    params(("id" = String, Path, description = "A checkout node's id")),
+    responses((status = 200, description = "Regressions and fixes against the previous checkout of the tree and branch", body = maestro_common::compare::RevisionCompare), BadRequest, NotFound, Store)
+)]
 async fn compare_revision(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -69,6 +94,14 @@ async fn compare_revision(
 
 /// `GET /maestro/node/{id}/may-edit`: `{"may_edit": bool}`; 400 bad id, 404 missing node,
 /// 401 without a valid token.
+#[utoipa::path(
+    get,
+    path = "/maestro/node/{id}/may-edit",
+    tag = "nodes",
+    params(("id" = String, Path, description = "The node's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Whether the caller may edit the node", body = crate::openapi::bodies::MayEdit), Auth, BadRequest, NotFound, Store)
+)]
 async fn may_edit(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -85,6 +118,13 @@ async fn may_edit(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/node/{id}",
+    tag = "nodes",
+    params(("id" = String, Path, description = "The node's id (24 hex digits)")),
+    responses((status = 200, description = "The node, or `null` when there is none", body = Option<Node>, headers(("X-Maestro-Sequence" = u64, description = "The newest event sequence stored before the query ran: stream from it to miss nothing"))), BadRequest, Store)
+)]
 async fn get_node(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -141,6 +181,13 @@ pub(crate) fn page_param(name: &str, raw: Option<&str>, min: u64, default: u64) 
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/nodes",
+    tag = "nodes",
+    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`field[__op]=value` conditions (ops: `ne`, `lt`, `lte`, `gt`, `gte`, `re`, `in`, `nin`), e.g. `kind=checkout`, `created__gt=2024-01-01`, `data.kernel_revision.tree=mainline`")),
+    responses((status = 200, description = "A page of the matching nodes, by id", body = NodePage, headers(("X-Maestro-Sequence" = u64, description = "The newest event sequence stored before the query ran: stream from it to miss nothing"))), BadRequest, Invalid, Store)
+)]
 async fn list_nodes(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
@@ -174,6 +221,13 @@ fn fast_param(name: &str, raw: Option<&str>) -> ApiResult<Option<u64>> {
     .transpose()
 }
 
+#[utoipa::path(
+    get,
+    path = "/nodes/fast",
+    tag = "nodes",
+    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`field[__op]=value` conditions (ops: `ne`, `lt`, `lte`, `gt`, `gte`, `re`, `in`, `nin`), e.g. `kind=checkout`, `created__gt=2024-01-01`, `data.kernel_revision.tree=mainline`")),
+    responses((status = 200, description = "The matching nodes (not paginated unless asked)", body = Vec<Node>, headers(("X-Maestro-Sequence" = u64, description = "The newest event sequence stored before the query ran: stream from it to miss nothing"))), BadRequest, Invalid, Store, (status = 504, description = "The query took over 15 s", body = crate::openapi::Error))
+)]
 async fn list_nodes_fast(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
@@ -189,12 +243,27 @@ async fn list_nodes_fast(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/count",
+    tag = "nodes",
+    params(("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`field[__op]=value` conditions (ops: `ne`, `lt`, `lte`, `gt`, `gte`, `re`, `in`, `nin`), e.g. `kind=checkout`, `created__gt=2024-01-01`, `data.kernel_revision.tree=mainline`")),
+    responses((status = 200, description = "How many nodes match", body = u64), BadRequest, Store)
+)]
 async fn count_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<u64>> {
     // `limit` and `offset` are ignored here (the Python server treated them as filters).
     let p = paged(q.as_deref())?;
     Ok(Json(state.store.count_nodes(&p.filter).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/node",
+    tag = "nodes",
+    request_body(content = Node, description = "The node; the server sets `id`, `owner`, `submitter`, `created`, `updated` and `treeid`"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The stored node", body = Node), BadRequest, Auth, Invalid, Store)
+)]
 async fn create_node(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -213,6 +282,15 @@ fn noevent(raw: Option<&str>) -> ApiResult<bool> {
     value.map_or(Ok(false), |(_, v)| query_bool("noevent", &v))
 }
 
+#[utoipa::path(
+    put,
+    path = "/node/{id}",
+    tag = "nodes",
+    params(("id" = String, Path, description = "The node's id"), ("noevent" = Option<bool>, Query, description = "Publish no event for this write")),
+    request_body(content = Node, description = "The whole node"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The stored node", body = Node), BadRequest, Auth, NotFound, Invalid, Store)
+)]
 async fn replace_node(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -225,6 +303,15 @@ async fn replace_node(
     Ok(Json(updated.node))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/node/{id}",
+    tag = "nodes",
+    params(("id" = String, Path, description = "The node's id"), ("noevent" = Option<bool>, Query, description = "Publish no event for this write")),
+    request_body(content = Object, description = "The fields to change (a partial node)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The stored node", body = Node), BadRequest, Auth, NotFound, Invalid, Store)
+)]
 async fn patch_node(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -237,6 +324,15 @@ async fn patch_node(
     Ok(Json(updated.node))
 }
 
+#[utoipa::path(
+    put,
+    path = "/nodes/{id}",
+    tag = "nodes",
+    params(("id" = String, Path, description = "The root node's id")),
+    request_body(content = maestro_common::Hierarchy, description = "The root node and the children to add beneath it"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every node written, root first", body = Vec<Node>), BadRequest, Auth, NotFound, Invalid, Store)
+)]
 async fn put_hierarchy(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -247,6 +343,14 @@ async fn put_hierarchy(
     Ok(Json(written.nodes))
 }
 
+#[utoipa::path(
+    put,
+    path = "/batch/nodeset",
+    tag = "nodes",
+    request_body(content = crate::openapi::bodies::BatchNodeset),
+    security(("bearer" = [])),
+    responses((status = 200, description = "How many nodes were updated", body = u64), BadRequest, Auth, NotFound, Invalid, Store)
+)]
 async fn batch_nodeset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -13,9 +13,15 @@ use crate::error::ApiError;
 use crate::events::NewEvent;
 use crate::extract::{json_body, query_bool, query_pairs};
 use crate::metrics::SubscriberKind;
+use crate::openapi::{Admin, Auth, BadRequest, Invalid, NotFound, Store};
 use crate::pubsub::cloudevent::{CloudEventParts, cloudevent};
 use crate::pubsub::{Message, PubSubError, SubscriptionInfo, SubscriptionStats};
 use crate::state::AppState;
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(subscribe, unsubscribe, listen, publish, push, pop, stats))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -58,6 +64,14 @@ fn sub_id(raw: &str) -> Result<u64, ApiError> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/subscribe/{channel}",
+    tag = "events",
+    params(("channel" = String, Path, description = "The channel (`node` for node changes)"), ("promisc" = Option<bool>, Query, description = "Receive every user's events"), ("subscriber_id" = Option<String>, Query, description = "Make the subscription durable under this name")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The subscription", body = crate::pubsub::SubscriptionInfo), Auth, Invalid, (status = 409, description = "The `subscriber_id` is another user's", body = crate::openapi::Error), (status = 429, description = "Too many subscriptions", body = crate::openapi::Error), Store)
+)]
 async fn subscribe(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -89,6 +103,14 @@ async fn subscribe(
     Ok(Json(info))
 }
 
+#[utoipa::path(
+    post,
+    path = "/unsubscribe/{sub_id}",
+    tag = "events",
+    params(("sub_id" = u64, Path, description = "The subscription id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Removed (`null`)", body = Option<Object>), Auth, (status = 403, description = "Another user's subscription", body = crate::openapi::Error), NotFound, Invalid)
+)]
 async fn unsubscribe(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -102,6 +124,14 @@ async fn unsubscribe(
     Ok(Json(()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/listen/{sub_id}",
+    tag = "events",
+    params(("sub_id" = u64, Path, description = "The subscription id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The next event (a long poll; `data` is the CloudEvent as JSON text, `BEEP` for a keep-alive)", body = crate::pubsub::cloudevent::Message), Auth, (status = 403, description = "Another user's subscription", body = crate::openapi::Error), NotFound, Invalid, Store)
+)]
 async fn listen(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -162,6 +192,15 @@ fn optional_str(body: &Map<String, Value>, key: &str) -> Result<Option<String>, 
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/publish/{channel}",
+    tag = "events",
+    params(("channel" = String, Path, description = "The channel")),
+    request_body(content = crate::openapi::bodies::PublishBody),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Published (`null`)", body = Option<Object>), Auth, BadRequest, Invalid, (status = 413, description = "The event is too large", body = crate::openapi::Error), Store)
+)]
 async fn publish(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -218,6 +257,15 @@ async fn publish(
     Ok(Json(()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/push/{list}",
+    tag = "events",
+    params(("list" = String, Path, description = "The list")),
+    request_body(content = crate::openapi::bodies::PushBody),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Pushed (`null`)", body = Option<Object>), Auth, BadRequest, Invalid, Store)
+)]
 async fn push(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
@@ -255,6 +303,14 @@ async fn push(
 
 /// Waits for an item (a client that goes away takes nothing); when none came within the
 /// pop timeout, 204 No Content: pop again.
+#[utoipa::path(
+    get,
+    path = "/pop/{list}",
+    tag = "events",
+    params(("list" = String, Path, description = "The list")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The oldest item (a CloudEvent)", body = Object), (status = 204, description = "Nothing came within the pop timeout: pop again"), Auth, Store)
+)]
 async fn pop(
     State(state): State<AppState>,
     CurrentUser(_user): CurrentUser,
@@ -271,6 +327,13 @@ async fn pop(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats/subscriptions",
+    tag = "events",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The subscriptions held", body = Vec<crate::pubsub::SubscriptionStats>), Admin)
+)]
 async fn stats(
     State(state): State<AppState>,
     SuperUser(_admin): SuperUser,

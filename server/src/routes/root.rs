@@ -9,10 +9,21 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(root))]
+pub(crate) struct Docs;
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/", get(root))
 }
 
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "server",
+    responses((status = 200, description = "`{\"message\": \"KernelCI API\"}`, or the index page when `Accept` prefers HTML", content((Object = "application/json"), (String = "text/html"))))
+)]
 async fn root(headers: HeaderMap) -> Response {
     let accept = headers
         .get_all(header::ACCEPT)

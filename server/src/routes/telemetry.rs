@@ -15,6 +15,7 @@ use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{json_body, query_pairs};
 use crate::nodes::ops::new_id;
+use crate::openapi::{Auth, BadRequest, Invalid, Store};
 use crate::state::AppState;
 use crate::telemetry::validate::event_from_json;
 
@@ -22,6 +23,11 @@ mod reports;
 
 /// Default page size of `GET /telemetry`, as the other lists.
 const DEFAULT_LIMIT: u64 = 50;
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(insert_events, list_events, reports::stats, reports::anomalies))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -38,6 +44,14 @@ fn problem(loc: Value, kind: &str, msg: &str, input: Value) -> Value {
 /// `POST /telemetry`: a JSON array of events. Its shape (`List[dict]`) is checked first
 /// (422, as FastAPI does), then each event as the model (400 at the first invalid one);
 /// nothing is stored unless every event is valid.
+#[utoipa::path(
+    post,
+    path = "/telemetry",
+    tag = "telemetry",
+    request_body(content = Vec<crate::openapi::bodies::TelemetryEvent>),
+    security(("bearer" = [])),
+    responses((status = 200, description = "How many were stored", body = crate::openapi::bodies::Inserted), Auth, BadRequest, Invalid, Store)
+)]
 async fn insert_events(
     State(state): State<AppState>,
     _: CurrentUser,
@@ -113,6 +127,13 @@ fn time_window(
 /// `GET /telemetry`: paginated; `since`/`until` bound `ts`; `is_infra_error` must be
 /// `true` or `false`; every other parameter is an exact match, `true`/`false` (any case)
 /// as booleans, as the Python server's pass-through filters.
+#[utoipa::path(
+    get,
+    path = "/telemetry",
+    tag = "telemetry",
+    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("since" = Option<String>, Query), ("until" = Option<String>, Query), ("is_infra_error" = Option<bool>, Query), ("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "Exact matches on other fields")),
+    responses((status = 200, description = "A page of events", body = crate::openapi::bodies::TelemetryPage), BadRequest, Invalid, Store)
+)]
 async fn list_events(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,

@@ -17,6 +17,7 @@ use crate::auth::{CurrentUser, SuperUser, VerifiedUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_body_checked, query_pairs};
 use crate::login_limit::client_address;
+use crate::openapi::{Admin, Auth, BadRequest, Invalid, NotFound, Store};
 use crate::routes::nodes::page_param;
 use crate::state::AppState;
 use crate::store::{StoredUser, UserFilter};
@@ -27,6 +28,24 @@ use crate::users::{
 
 /// Default page size of `/users`, as `/nodes`.
 const DEFAULT_LIMIT: u64 = 50;
+
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    login,
+    logout,
+    whoami,
+    list_users,
+    get_user,
+    get_me_fallthrough,
+    delete_user,
+    delete_me_fallthrough,
+    update_me,
+    update_user,
+    update_password,
+    register
+))]
+pub(crate) struct Docs;
 
 pub(crate) fn router() -> Router<AppState> {
     // Fixed `/user/...` paths take precedence over `/user/{id}` in axum, whatever the order.
@@ -64,7 +83,7 @@ pub(crate) fn user_read(u: StoredUser) -> UserRead {
 
 /// An item of `/users`: the Python server lists the whole user document less its password
 /// hash, so Beanie's `revision_id` (always null) comes second (kernelci-api.md section 9.1).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserListItem {
     id: String,
     revision_id: Option<String>,
@@ -155,6 +174,13 @@ fn login_address(peer: Peer, headers: &HeaderMap) -> Option<IpAddr> {
     client_address(peer.map(|Extension(ConnectInfo(a))| a.ip()), headers)
 }
 
+#[utoipa::path(
+    post,
+    path = "/user/login",
+    tag = "users",
+    request_body(content = crate::openapi::bodies::LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "An access token", body = LoginResponse), (status = 400, description = "`LOGIN_BAD_CREDENTIALS` (or an inactive user)", body = crate::openapi::Error), Invalid, (status = 429, description = "Too many failed logins; retry after `Retry-After` seconds", body = crate::openapi::Error), Store)
+)]
 async fn login(
     State(state): State<AppState>,
     peer: Peer,
@@ -183,16 +209,30 @@ async fn login(
 
 /// `POST /user/logout`: verified user; 204. Access tokens are stateless JWTs, so there is
 /// nothing to revoke, as with fastapi-users' JWT strategy.
+#[utoipa::path(
+    post,
+    path = "/user/logout",
+    tag = "users",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Nothing to revoke: tokens are stateless"), Admin)
+)]
 async fn logout(VerifiedUser(_): VerifiedUser) -> axum::http::StatusCode {
     axum::http::StatusCode::NO_CONTENT
 }
 
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "users",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = UserRead), Admin, Store)
+)]
 async fn whoami(VerifiedUser(user): VerifiedUser) -> Json<UserRead> {
     Json(user_read(user))
 }
 
 /// A page of `/users`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserPage {
     items: Vec<UserListItem>,
     total: u64,
@@ -215,6 +255,14 @@ fn bool_filter(name: &str, raw: &str) -> ApiResult<bool> {
 
 /// `GET /users`: any active user. `limit`/`offset` page; every other parameter is an exact
 /// filter on a known field; an unknown parameter is a 400 naming it.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("username" = Option<String>, Query), ("email" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("is_superuser" = Option<bool>, Query), ("is_verified" = Option<bool>, Query)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of users", body = UserPage), Auth, BadRequest, Invalid, Store)
+)]
 async fn list_users(
     State(state): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -273,6 +321,14 @@ async fn user_or_404(state: &AppState, raw: &str) -> ApiResult<StoredUser> {
 }
 
 /// `GET /user/{id}`: any active user.
+#[utoipa::path(
+    get,
+    path = "/user/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The user", body = UserRead), Auth, NotFound, Store)
+)]
 async fn get_user(
     State(state): State<AppState>,
     CurrentUser(_): CurrentUser,
@@ -283,11 +339,26 @@ async fn get_user(
 
 /// `GET /user/me` does not exist upstream: it falls through to `/user/{id}` and, `me` not
 /// being an id, answers 404.
+#[utoipa::path(
+    get,
+    path = "/user/me",
+    tag = "users",
+    security(("bearer" = [])),
+    responses((status = 404, description = "Always: `me` is not an id (as the Python server)", body = crate::openapi::Error), Auth)
+)]
 async fn get_me_fallthrough(CurrentUser(_): CurrentUser) -> ApiError {
     user_not_found()
 }
 
 /// `DELETE /user/{id}`: superuser. 200 `null` (quirk 18: not 204); the user's nodes stay.
+#[utoipa::path(
+    delete,
+    path = "/user/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Deleted (`null`); the user's nodes stay", body = Option<Object>), Admin, NotFound, Store)
+)]
 async fn delete_user(
     State(state): State<AppState>,
     SuperUser(_): SuperUser,
@@ -302,11 +373,26 @@ async fn delete_user(
 }
 
 /// `DELETE /user/me`: as `DELETE /user/{id}` with an invalid id.
+#[utoipa::path(
+    delete,
+    path = "/user/me",
+    tag = "users",
+    security(("bearer" = [])),
+    responses((status = 404, description = "Always: `me` is not an id", body = crate::openapi::Error), Admin)
+)]
 async fn delete_me_fallthrough(SuperUser(_): SuperUser) -> ApiError {
     user_not_found()
 }
 
 /// `PATCH /user/me`: the caller's own account, without privilege changes.
+#[utoipa::path(
+    patch,
+    path = "/user/me",
+    tag = "users",
+    request_body(content = UserUpdate, description = "The caller's new email, username or password (no privileges)"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The updated account", body = UserRead), Auth, BadRequest, Invalid, Store)
+)]
 async fn update_me(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -318,6 +404,15 @@ async fn update_me(
 }
 
 /// `PATCH /user/{id}`: superuser; how groups are assigned.
+#[utoipa::path(
+    patch,
+    path = "/user/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user's id")),
+    request_body(content = UserUpdate, description = "The fields to change; `groups` replaces the user's groups"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The updated account", body = UserRead), Admin, BadRequest, NotFound, Invalid, Store)
+)]
 async fn update_user(
     State(state): State<AppState>,
     SuperUser(_): SuperUser,
@@ -338,6 +433,13 @@ async fn update_user(
 
 /// `POST /user/update-password`: form `username`, `password`, `new_password`; no token. The
 /// user need not be verified, but must be active.
+#[utoipa::path(
+    post,
+    path = "/user/update-password",
+    tag = "users",
+    request_body(content = crate::openapi::bodies::UpdatePasswordForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Changed (`null`)", body = Option<Object>), BadRequest, Invalid, (status = 429, description = "Too many failed attempts", body = crate::openapi::Error), Store)
+)]
 async fn update_password(
     State(state): State<AppState>,
     peer: Peer,
@@ -364,7 +466,7 @@ async fn update_password(
 }
 
 /// The body `/user/register` validates (`UserCreate`) before refusing; only its shape matters.
-#[derive(eserde::Deserialize)]
+#[derive(eserde::Deserialize, utoipa::ToSchema)]
 #[allow(dead_code)]
 struct RegisterBody {
     email: String,
@@ -374,6 +476,14 @@ struct RegisterBody {
 
 /// `POST /user/register`: disabled. Superuser only, then the body is validated (422), then
 /// always 404.
+#[utoipa::path(
+    post,
+    path = "/user/register",
+    tag = "users",
+    request_body(content = RegisterBody),
+    security(("bearer" = [])),
+    responses((status = 404, description = "Always: registration is disabled, use `/user/invite`", body = crate::openapi::Error), Admin, Invalid)
+)]
 async fn register(SuperUser(_): SuperUser, body: Bytes) -> ApiResult<Json<Value>> {
     let _: RegisterBody = from_body_checked(object_body(&body)?, &["body"], &[email_problem])?;
     Err(ApiError::NotFound(

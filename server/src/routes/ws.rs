@@ -17,10 +17,21 @@ const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 /// idle sockets should cost little memory.
 const READ_BUFFER: usize = 8 * 1024;
 
+/// The operations of this module, for the OpenAPI document (`routes::PARTS`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upgrade))]
+pub(crate) struct Docs;
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "events",
+    responses((status = 101, description = "A WebSocket of the live event stream (Maestro extension; see the README)"), (status = 400, description = "Not a WebSocket upgrade", body = String), (status = 426, description = "Not a WebSocket upgrade", body = String))
+)]
 async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     if state.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();

@@ -7,6 +7,7 @@ mod harness;
 mod auth;
 mod groups;
 mod invites;
+mod openapi;
 mod pages;
 mod pubsub;
 mod reads;

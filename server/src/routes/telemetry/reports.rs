@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{condition, problem, time_window};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::query_pairs;
+use crate::openapi::{BadRequest, Invalid, Store};
 use crate::state::AppState;
 use crate::store::telemetry::TelemetryGrouping;
 use crate::telemetry::TelemetryField;
@@ -64,6 +65,13 @@ fn params(q: Option<&str>) -> BTreeMap<String, String> {
 
 /// `GET /telemetry/stats?group_by=a,b&...`: one row per group, most events first. Parameters
 /// other than the filters below are ignored, as upstream.
+#[utoipa::path(
+    get,
+    path = "/telemetry/stats",
+    tag = "telemetry",
+    params(("group_by" = String, Query, description = "Comma list of: runtime, lab, device_type, device_id, job_name, tree, branch, arch, kind, error_type"), ("kind" = Option<String>, Query), ("runtime" = Option<String>, Query), ("lab" = Option<String>, Query), ("device_type" = Option<String>, Query), ("device_id" = Option<String>, Query), ("job_name" = Option<String>, Query), ("tree" = Option<String>, Query), ("branch" = Option<String>, Query), ("arch" = Option<String>, Query), ("since" = Option<String>, Query), ("until" = Option<String>, Query)),
+    responses((status = 200, description = "One row per group, most events first", body = Vec<Object>), BadRequest, Store)
+)]
 pub(super) async fn stats(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
@@ -219,6 +227,13 @@ fn python_utc_iso(t: chrono::DateTime<Utc>) -> String {
 /// `GET /telemetry/anomalies?window=6h&threshold=0.5&min_total=3&scope=device_type`: the
 /// groups of results whose infrastructure-error or failure rate reaches `threshold`, and
 /// the runtime errors and skips that recur, over the last `window`.
+#[utoipa::path(
+    get,
+    path = "/telemetry/anomalies",
+    tag = "telemetry",
+    params(("window" = Option<String>, Query, description = "e.g. `6h`, `1d`"), ("threshold" = Option<f64>, Query), ("min_total" = Option<u64>, Query), ("scope" = Option<String>, Query)),
+    responses((status = 200, description = "Groups whose error or failure rate reaches the threshold", body = Object), BadRequest, Invalid, Store)
+)]
 pub(super) async fn anomalies(
     State(state): State<AppState>,
     RawQuery(q): RawQuery,
