@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: formatting, clippy, every test (the MongoDB store's against a
 # real MongoDB-wire server, SecantusDB from PyPI; kci-dev against the real binary; the web
-# pages in Debian's headless Chromium, installed with apt-get when missing).
+# pages in Debian's headless Chromium, installed with apt-get when missing; schemathesis
+# fuzzing the real server from its OpenAPI document).
 #
 # Needs Rust with cargo, python3 with venv, and apt-get (as root, or sudo) when Chromium is not
 # installed; the network only for crates.io, PyPI and Debian's packages.
@@ -51,6 +52,9 @@ install_test_tools() {
     # kci-dev, the KernelCI command-line client, run against our server by tests/e2e/kci_dev.rs.
     # Pinned to the version the test was written against.
     "${pip[@]}" install 'kci-dev==0.1.12'
+    # schemathesis, the property-based fuzzer run from our OpenAPI document by
+    # scripts/fuzz-openapi.sh; 4.x, whose CLI (checks, operation filters) the script uses.
+    "${pip[@]}" install 'schemathesis>=4,<5'
 }
 
 # Debian's Chromium and chromedriver, which the page tests (tests/e2e/pages.rs) drive, when
@@ -162,3 +166,8 @@ else
     step "cargo test --workspace (cargo-nextest is not installed)"
     cargo test --workspace
 fi
+
+# Last, so that a 5xx found by fuzzing is the closing failure: schemathesis against a real
+# server, from its own /latest/openapi.json.
+step "schemathesis from /latest/openapi.json (scripts/fuzz-openapi.sh)"
+bash scripts/fuzz-openapi.sh

@@ -22,19 +22,20 @@ const JS: &str = "text/javascript; charset=utf-8";
 const PNG: &str = "image/png";
 
 /// The pages, by the name their route gives.
-const PAGES: [(&str, &str); 7] = [
+const PAGES: [(&str, &str); 8] = [
     ("viewer", include_str!("assets/viewer.html")),
     ("dashboard", include_str!("assets/dashboard.html")),
     ("stats", include_str!("assets/stats.html")),
     ("analytics", include_str!("assets/analytics.html")),
     ("manage", include_str!("assets/manage.html")),
+    ("docs", include_str!("assets/docs.html")),
     ("invite", include_str!("assets/invite.html")),
     ("accept-invite", include_str!("assets/accept-invite.html")),
 ];
 
 const STYLES: [(&str, &str); 1] = [("maestro.css", include_str!("assets/maestro.css"))];
 
-const SCRIPTS: [(&str, &str); 10] = [
+const SCRIPTS: [(&str, &str); 11] = [
     ("common.js", include_str!("assets/common.js")),
     ("live.js", include_str!("assets/live.js")),
     ("viewer.js", include_str!("assets/viewer.js")),
@@ -43,6 +44,7 @@ const SCRIPTS: [(&str, &str); 10] = [
     ("stats.js", include_str!("assets/stats.js")),
     ("analytics.js", include_str!("assets/analytics.js")),
     ("manage.js", include_str!("assets/manage.js")),
+    ("docs.js", include_str!("assets/docs.js")),
     ("invite.js", include_str!("assets/invite.js")),
     ("accept-invite.js", include_str!("assets/accept-invite.js")),
 ];
