@@ -306,3 +306,33 @@ async fn dashboard_lists_checkouts_per_tree_with_counts() {
     b.assert_no_errors("dashboard filtered").await;
     rig.close().await;
 }
+
+#[tokio::test]
+async fn docs_page_lists_every_operation_and_tries_one() {
+    let Some(rig) = Rig::start("docs_page_lists_every_operation_and_tries_one").await else {
+        return;
+    };
+    let b = &rig.browser;
+    b.open(&rig.url("/latest/docs")).await;
+    let nodes = b.wait_text("#tag-nodes", "/latest/nodes/fast").await;
+    assert!(nodes.contains("PATCH"), "{nodes}");
+    b.wait_text("#schemas", "NodePage").await;
+    let count = b
+        .js(
+            "return document.querySelectorAll('[data-operation]').length",
+            vec![],
+        )
+        .await;
+    assert!(count.as_u64().unwrap() > 50, "{count}");
+    // "Try it" on `GET /latest/count` calls this server.
+    b.js(
+        "const op = document.querySelector('[data-operation=\"GET /latest/count\"]'); \
+         op.open = true; op.querySelector('form.try button').click(); return null",
+        vec![],
+    )
+    .await;
+    b.wait_text("[data-operation=\"GET /latest/count\"] .answer", "200")
+        .await;
+    b.assert_no_errors("docs").await;
+    rig.close().await;
+}
