@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Property-based fuzzing of the API from its own OpenAPI document: schemathesis (from PyPI,
 # in the test venv) against a real maestro-server on a loopback port with a fresh data
-# directory, authenticated as the bootstrap admin. Fails on any 5xx: a client's mistake
-# must be a 4xx with a `detail`. Bounded (a few examples per operation) to stay in minutes.
+# directory, authenticated as the bootstrap admin. Fails on any 5xx (a client's mistake
+# must be a 4xx with a `detail`) and on any answer the document does not describe: its
+# status, content type, headers or body schema. Bounded (a few examples per operation) to
+# stay in minutes.
 #
 # Usage: bash scripts/fuzz-openapi.sh   (scripts/test.sh runs it after the cargo tests)
 # Needs: .venv-test with schemathesis (scripts/test.sh installs it), cargo.
@@ -55,10 +57,23 @@ started=$SECONDS
 # whose id the stateful phase learns from `/whoami`) run last, in a pass of their own;
 # before them every other operation is fuzzed with a working token.
 SESSION_ENDERS=(delete_user update_user update_me)
+# Every check of schemathesis but two, which cannot hold for a Python-compatible server:
+# - positive_data_acceptance wants a 2xx for any schema-valid request, but the contract
+#   rejects many with a 400 or 422 by rules JSON Schema does not express (an id must be an
+#   ObjectId, a node's kind one of a list, a name free, `id` and `ids` exclusive, ...);
+# - negative_data_rejection wants a 4xx for any schema-violating request, but the Python
+#   server accepts some and Maestro answers them as it does (a bodiless `POST /kv/...`
+#   deletes the key, `/push` takes `attributes` of any JSON type, `/nodes/fast` an offset
+#   past 2^63).
+# MAESTRO_FUZZ_CHECKS overrides the list (e.g. `all`, to see what those two find).
+CHECKS="${MAESTRO_FUZZ_CHECKS:-all}"
+EXCLUDED_CHECKS="${MAESTRO_FUZZ_EXCLUDED_CHECKS-positive_data_acceptance,negative_data_rejection}"
 fuzz() {
-    # not_a_server_error: no 5xx, whatever the input. The examples are random but bounded.
+    local exclude=()
+    [[ -n "$EXCLUDED_CHECKS" ]] && exclude=(--exclude-checks "$EXCLUDED_CHECKS")
+    # The examples are random but bounded.
     "$VENV/bin/schemathesis" --no-color run "$URL/latest/openapi.json" \
-        --checks not_a_server_error \
+        --checks "$CHECKS" "${exclude[@]}" \
         --max-examples "$MAX_EXAMPLES" \
         --request-timeout 20 \
         --header "Authorization: Bearer $TOKEN" \
@@ -70,6 +85,9 @@ for id in "${SESSION_ENDERS[@]}"; do
     excluded+=(--exclude-operation-id "$id")
     included+=(--include-operation-id "$id")
 done
-fuzz "${excluded[@]}"
-fuzz "${included[@]}"
+# Both passes run even when the first fails, so that one run reports every mismatch.
+failed=0
+fuzz "${excluded[@]}" || failed=1
+fuzz "${included[@]}" || failed=1
 echo "schemathesis took $((SECONDS - started)) s"
+exit "$failed"

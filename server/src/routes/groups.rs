@@ -64,7 +64,7 @@ fn name_taken(name: &str) -> ApiError {
     get,
     path = "/user-groups",
     tag = "groups",
-    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("name" = Option<String>, Query, description = "Only the group of this name")),
+    params(("limit" = Option<u64>, Query, minimum = 1, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("name" = Option<String>, Query, description = "Only the group of this name")),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of groups", body = GroupPage), Admin, BadRequest, Invalid, Store)
 )]

@@ -58,9 +58,9 @@ async fn get_value(
     path = "/kv/{namespace}/{key}",
     tag = "kv",
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
-    request_body(content = String, description = "The value as a JSON string (a non-JSON content type: the raw text); empty deletes the key"),
+    request_body(content = Option<String>, description = "The value as a JSON string (a non-JSON content type: the raw text); empty, missing or `null` deletes the key"),
     security(("bearer" = [])),
-    responses((status = 200, description = "`OK`", body = String), Auth, BadRequest, Invalid, Store)
+    responses((status = 200, description = "`OK`", content_type = "application/json", body = String), Auth, BadRequest, Invalid, Store)
 )]
 async fn set_value(
     State(state): State<AppState>,
@@ -86,7 +86,7 @@ async fn set_value(
     tag = "kv",
     params(("namespace" = String, Path, description = "The namespace"), ("key" = String, Path, description = "The key")),
     security(("bearer" = [])),
-    responses((status = 200, description = "Deleted, or there was nothing", body = String), Auth, BadRequest, Store)
+    responses((status = 200, description = "Deleted, or there was nothing", content_type = "application/json", body = String), Auth, BadRequest, Store)
 )]
 async fn delete_value(
     State(state): State<AppState>,

@@ -185,7 +185,7 @@ pub(crate) fn page_param(name: &str, raw: Option<&str>, min: u64, default: u64) 
     get,
     path = "/nodes",
     tag = "nodes",
-    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`field[__op]=value` conditions (ops: `ne`, `lt`, `lte`, `gt`, `gte`, `re`, `in`, `nin`), e.g. `kind=checkout`, `created__gt=2024-01-01`, `data.kernel_revision.tree=mainline`")),
+    params(("limit" = Option<u64>, Query, minimum = 1, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`field[__op]=value` conditions (ops: `ne`, `lt`, `lte`, `gt`, `gte`, `re`, `in`, `nin`), e.g. `kind=checkout`, `created__gt=2024-01-01`, `data.kernel_revision.tree=mainline`")),
     responses((status = 200, description = "A page of the matching nodes, by id", body = NodePage, headers(("X-Maestro-Sequence" = u64, description = "The newest event sequence stored before the query ran: stream from it to miss nothing"))), BadRequest, Invalid, Store)
 )]
 async fn list_nodes(
@@ -248,7 +248,7 @@ async fn list_nodes_fast(
     path = "/count",
     tag = "nodes",
     params(("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`field[__op]=value` conditions (ops: `ne`, `lt`, `lte`, `gt`, `gte`, `re`, `in`, `nin`), e.g. `kind=checkout`, `created__gt=2024-01-01`, `data.kernel_revision.tree=mainline`")),
-    responses((status = 200, description = "How many nodes match", body = u64), BadRequest, Store)
+    responses((status = 200, description = "How many nodes match", content_type = "application/json", body = u64), BadRequest, Store)
 )]
 async fn count_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<u64>> {
     // `limit` and `offset` are ignored here (the Python server treated them as filters).
@@ -262,7 +262,16 @@ async fn count_nodes(State(state): State<AppState>, RawQuery(q): RawQuery) -> Ap
     tag = "nodes",
     request_body(content = Node, description = "The node; the server sets `id`, `owner`, `submitter`, `created`, `updated` and `treeid`"),
     security(("bearer" = [])),
-    responses((status = 200, description = "The stored node", body = Node), BadRequest, Auth, Invalid, Store)
+    // Links: the stored node's id is what the node operations take (schemathesis's
+    // stateful phase follows them, so those operations are fuzzed on a node that exists).
+    responses((status = 200, description = "The stored node", body = Node, links(
+            ("GetNode" = (operation_id = "get_node", parameters(("id" = "$response.body#/id")))),
+            ("ReplaceNode" = (operation_id = "replace_node", parameters(("id" = "$response.body#/id")))),
+            ("PatchNode" = (operation_id = "patch_node", parameters(("id" = "$response.body#/id")))),
+            ("PutHierarchy" = (operation_id = "put_hierarchy", parameters(("id" = "$response.body#/id")))),
+            ("MayEdit" = (operation_id = "may_edit", parameters(("id" = "$response.body#/id")))),
+            ("Compare" = (operation_id = "compare_revision", parameters(("id" = "$response.body#/id"))))
+        )), BadRequest, Auth, Invalid, Store)
 )]
 async fn create_node(
     State(state): State<AppState>,
@@ -349,7 +358,7 @@ async fn put_hierarchy(
     tag = "nodes",
     request_body(content = crate::openapi::bodies::BatchNodeset),
     security(("bearer" = [])),
-    responses((status = 200, description = "How many nodes were updated", body = u64), BadRequest, Auth, NotFound, Invalid, Store)
+    responses((status = 200, description = "How many nodes were updated", content_type = "application/json", body = u64), BadRequest, Auth, NotFound, Invalid, Store)
 )]
 async fn batch_nodeset(
     State(state): State<AppState>,

@@ -131,7 +131,7 @@ fn time_window(
     get,
     path = "/telemetry",
     tag = "telemetry",
-    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("since" = Option<String>, Query), ("until" = Option<String>, Query), ("is_infra_error" = Option<bool>, Query), ("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "Exact matches on other fields")),
+    params(("limit" = Option<u64>, Query, minimum = 1, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("since" = Option<String>, Query), ("until" = Option<String>, Query), ("is_infra_error" = Option<bool>, Query), ("filter" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "Exact matches on other fields")),
     responses((status = 200, description = "A page of events", body = crate::openapi::bodies::TelemetryPage), BadRequest, Invalid, Store)
 )]
 async fn list_events(

@@ -259,7 +259,7 @@ fn bool_filter(name: &str, raw: &str) -> ApiResult<bool> {
     get,
     path = "/users",
     tag = "users",
-    params(("limit" = Option<u64>, Query, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("username" = Option<String>, Query), ("email" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("is_superuser" = Option<bool>, Query), ("is_verified" = Option<bool>, Query)),
+    params(("limit" = Option<u64>, Query, minimum = 1, description = "Page size (default 50)"), ("offset" = Option<u64>, Query, description = "How many to skip"), ("username" = Option<String>, Query), ("email" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("is_superuser" = Option<bool>, Query), ("is_verified" = Option<bool>, Query)),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of users", body = UserPage), Auth, BadRequest, Invalid, Store)
 )]

@@ -30,7 +30,7 @@ pub(crate) fn router() -> Router<AppState> {
     get,
     path = "/ws",
     tag = "events",
-    responses((status = 101, description = "A WebSocket of the live event stream (Maestro extension; see the README)"), (status = 400, description = "Not a WebSocket upgrade", body = String), (status = 426, description = "Not a WebSocket upgrade", body = String))
+    responses((status = 101, description = "A WebSocket of the live event stream (Maestro extension; see the README)"), (status = 400, description = "Not a WebSocket upgrade", body = String), (status = 426, description = "Not a WebSocket upgrade", body = String), (status = 503, description = "The server is shutting down", body = String))
 )]
 async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     if state.shutdown.is_cancelled() {

@@ -165,3 +165,32 @@ async fn the_document_is_served_under_every_prefix() {
         assert_eq!(r.body, latest.body, "{uri}");
     }
 }
+
+/// utoipa documents a `String` or integer body as `text/plain` unless told otherwise, but
+/// the handlers answer those as JSON (`"OK"`, `0`): only these operations write plain text.
+#[tokio::test]
+async fn only_the_plain_text_answers_are_documented_as_text_plain() {
+    let app = TestApp::new().await;
+    let doc = app.get("/latest/openapi.json").await.body;
+    let mut plain = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let types = response["content"].as_object().into_iter().flatten();
+                if types.into_iter().any(|(t, _)| t == "text/plain") {
+                    plain.insert(format!("{} {path} {status}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    let expected: BTreeSet<String> = [
+        "GET /latest/metrics 200",
+        "GET /latest/ws 400",
+        "GET /latest/ws 426",
+        "GET /latest/ws 503",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(plain, expected);
+}
