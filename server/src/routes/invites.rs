@@ -5,6 +5,9 @@
 //! no email was asked for, the answer carries the invite link and token so that the admin
 //! can pass them on: an invite is never lost silently. Tokens and passwords are never
 //! logged.
+//!
+//! The invited user (found for a resend, or created) and the invite email are `invited`;
+//! the base URL of the links is `base_url`.
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
@@ -15,7 +18,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use jsonwebtoken::get_current_timestamp;
 use maestro_common::UserRead;
-use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -23,25 +25,24 @@ use super::users::user_read;
 use crate::auth::{SuperUser, TokenClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_body, from_body_checked, json_body};
-use crate::nodes::ops::{new_id, parse_id};
+use crate::nodes::ops::parse_id;
 use crate::openapi::{Admin, BadRequest, Invalid, Store};
 use crate::state::AppState;
-use crate::store::{StoreError, StoredUser};
+use crate::store::StoredUser;
 use crate::users::{
-    email_problem, hash_password_blocking, resolve_groups, username_problem,
-    verify_password_blocking,
+    email_problem, hash_password_blocking, username_problem, verify_password_blocking,
 };
 
 pub(crate) mod base_url;
+mod invited;
+
+use invited::{check_resend, create_invited_user, find_existing, send_invite_email};
 
 /// The audience of password-reset tokens, as fastapi-users sets it.
 const RESET_AUDIENCE: &str = "fastapi-users:reset";
 
 /// Lifetime of password-reset tokens: one hour, as fastapi-users.
 const RESET_TOKEN_LIFETIME_SECS: u64 = 3600;
-
-/// Length of the random password an invited user gets until they choose one.
-const INVITE_PASSWORD_LEN: usize = 43;
 
 /// The operations of this module, for the OpenAPI document (`routes::PARTS`).
 #[derive(utoipa::OpenApi)]
@@ -216,90 +217,6 @@ async fn invite(
         invite_url: reveal.then_some(invite_url),
         token: reveal.then_some(token),
     }))
-}
-
-/// The user an invite is for, looked up by username, then by email.
-async fn find_existing(state: &AppState, req: &InviteRequest) -> ApiResult<Option<StoredUser>> {
-    if let Some(user) = state.store.find_user_by_username(&req.username).await? {
-        return Ok(Some(user));
-    }
-    Ok(state.store.find_user_by_email(&req.email).await?)
-}
-
-/// Whether an invite may be sent again to an existing (unverified) user.
-fn check_resend(existing: &StoredUser, req: &InviteRequest) -> ApiResult<()> {
-    let refuse = |why: &str| Err(ApiError::BadRequest(why.to_owned()));
-    if !req.resend_if_exists {
-        return refuse("User already exists");
-    }
-    if existing.is_verified {
-        return refuse("User already verified");
-    }
-    if existing.username != req.username {
-        return refuse("Existing user has a different username");
-    }
-    if existing.email != req.email {
-        return refuse("Existing user has a different email");
-    }
-    Ok(())
-}
-
-/// Creates the invited user: active, unverified, with a random password nobody knows.
-async fn create_invited_user(state: &AppState, req: &InviteRequest) -> ApiResult<StoredUser> {
-    let groups = resolve_groups(&*state.store, &req.groups).await?;
-    crate::users::check_name_owns_no_nodes(&*state.store, &req.username).await?;
-    let password = random_password();
-    let hashed_password = hash_password_blocking(password).await?;
-    let user = StoredUser {
-        id: new_id(),
-        email: req.email.clone(),
-        hashed_password,
-        is_active: true,
-        is_superuser: req.is_superuser,
-        is_verified: false,
-        username: req.username.clone(),
-        groups,
-    };
-    match state.store.insert_user(&user).await {
-        Ok(()) => Ok(user),
-        // Taken by a concurrent request since the lookup.
-        Err(StoreError::Conflict(_)) => Err(ApiError::BadRequest("User already exists".into())),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// 43 characters of the URL-safe base64 alphabet (258 random bits), like Python's
-/// `secrets.token_urlsafe(32)`.
-fn random_password() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut rng = rand::rngs::OsRng;
-    (0..INVITE_PASSWORD_LEN)
-        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
-        .collect()
-}
-
-/// Emails the invite; `false` when there is no SMTP server or sending failed.
-async fn send_invite_email(state: &AppState, user: &StoredUser, url: &str, token: &str) -> bool {
-    let Some(mailer) = &state.onboarding.mailer else {
-        return false;
-    };
-    let body = format!(
-        "Hello {},\n\nYou have been invited to access the KernelCI API.\n\n\
-         Accept your invite and set your password using this link:\n\n  {url}\n\n\
-         If you can't open the link, you can also accept via API by using this token:\n\n  \
-         {token}\n\nIf you did not expect this invite, you can ignore this email.\n",
-        user.username
-    );
-    match mailer
-        .send(&user.email, "Invitation to the KernelCI API", body)
-        .await
-    {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(user = %user.id, error = %e, "sending the invite email failed");
-            false
-        }
-    }
 }
 
 #[utoipa::path(
@@ -511,20 +428,4 @@ async fn reset_password(State(state): State<AppState>, body: Bytes) -> ApiResult
     )
     .await;
     Ok(Json(Value::Null))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invite_passwords_are_43_urlsafe_characters() {
-        let p = random_password();
-        assert_eq!(p.len(), 43);
-        assert!(
-            p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        );
-        assert_ne!(p, random_password());
-    }
 }
