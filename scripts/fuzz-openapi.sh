@@ -65,7 +65,8 @@ SESSION_ENDERS=(delete_user update_user update_me)
 #   server accepts some and Maestro answers them as it does (a bodiless `POST /kv/...`
 #   deletes the key, `/push` takes `attributes` of any JSON type, `/nodes/fast` an offset
 #   past 2^63).
-# MAESTRO_FUZZ_CHECKS overrides the list (e.g. `all`, to see what those two find).
+# MAESTRO_FUZZ_CHECKS and MAESTRO_FUZZ_EXCLUDED_CHECKS override them: an empty
+# MAESTRO_FUZZ_EXCLUDED_CHECKS= shows what those two find.
 CHECKS="${MAESTRO_FUZZ_CHECKS:-all}"
 EXCLUDED_CHECKS="${MAESTRO_FUZZ_EXCLUDED_CHECKS-positive_data_acceptance,negative_data_rejection}"
 fuzz() {
