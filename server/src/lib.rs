@@ -15,6 +15,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod data_lock;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -20,6 +20,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&cfg.log))
         .init();
+    // Before the store opens: a second server on one SQLite directory is refused.
+    let _data_lock = match cfg.mongodb_uri {
+        None => Some(maestro_server::data_lock::acquire(&cfg.data_dir)?),
+        Some(_) => None,
+    };
     // Before the state is built: the connection bound is set below this limit.
     let nofile = maestro_server::serve::raise_nofile_limit();
     let state = maestro_server::build_state(&cfg).await?;

@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 mod events;
 mod groups;
+mod health;
 pub(crate) mod invites;
 mod kv;
 mod nodes;
@@ -28,6 +29,7 @@ const SUPPORTED_VERSIONS: [&str; 1] = ["v0"];
 pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/maestro/health", get(health))
+        .merge(health::router())
         .merge(root::router())
         .merge(nodes::router())
         .merge(users::router())

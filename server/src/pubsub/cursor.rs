@@ -102,10 +102,18 @@ impl Cursor {
         Scan::Exhausted
     }
 
-    /// Reads the next store page into the backlog; false when the store has nothing more.
+    /// Reads the next store page into the backlog, up to the log's head; false when the
+    /// store has nothing more.
     async fn load_page(&mut self, store: &dyn Store) -> StoreResult<bool> {
+        // Read first: every number up to it is resolved. Beyond it, with several servers
+        // on one database, an event may be stored while a lower number is still to come.
+        let head = store.event_log().head();
         let page = store.events_after(self.after, STORE_PAGE).await?;
-        self.backlog = page.into_iter().map(Arc::new).collect();
+        self.backlog = page
+            .into_iter()
+            .take_while(|e| e.seq() <= head)
+            .map(Arc::new)
+            .collect();
         Ok(!self.backlog.is_empty())
     }
 

@@ -21,10 +21,13 @@ use crate::store::{
 
 mod convert;
 mod events;
+mod feed;
 mod filter;
 mod indexes;
 mod kv;
 mod lifecycle;
+mod sequence;
+mod shared;
 mod telemetry;
 #[cfg(test)]
 mod tests;
@@ -34,7 +37,8 @@ mod write;
 const DUPLICATE_KEY: i32 = 11000;
 
 /// The MongoDB store: collections `node`, `user`, `usergroup`, `eventhistory`,
-/// `subscriber_state` and `counters` of one database.
+/// `subscriber_state` and `counters` of one database (shaped as the Python server's), and
+/// ours: `event_claims`, `kv`, `lists`. Several servers may share one database.
 #[derive(Debug)]
 pub struct MongoStore {
     client: Client,
@@ -44,11 +48,11 @@ pub struct MongoStore {
     groups: Collection<Document>,
     events: Collection<Document>,
     counters: Collection<Document>,
+    claims: Collection<Document>,
     subscribers: Collection<Document>,
     event_log: Arc<EventLog>,
-    /// Held by an event-producing write from taking its sequence number until its event is
-    /// in `event_log`.
-    event_order: tokio::sync::Mutex<()>,
+    /// Fills `event_log` with the events of every server on the database, in order.
+    feed: feed::Feed,
     /// Set once the server said it cannot run transactions (a standalone `mongod`), so
     /// later batches go straight to the undo-based fallback.
     no_transactions: AtomicBool,
@@ -120,16 +124,20 @@ impl MongoStore {
             ))
         })?;
         indexes::ensure(&db).await?;
-        let head = events::seed_sequence(&db).await?;
+        let seed = events::seed_sequence(&db).await?;
+        let start = sequence::start(&db, seed).await?;
+        let (feed, event_log) = feed::Feed::start(&db, start, crate::events::log::DEFAULT_CAPACITY);
+        shared::seed_subscription_ids(&db.collection(events::COUNTERS)).await?;
         Ok(Self {
             nodes: db.collection("node"),
             users: db.collection("user"),
             groups: db.collection("usergroup"),
             events: db.collection(events::EVENTS),
             counters: db.collection(events::COUNTERS),
+            claims: db.collection(sequence::CLAIMS),
             subscribers: db.collection(events::SUBSCRIBERS),
-            event_log: Arc::new(EventLog::new(head, crate::events::log::DEFAULT_CAPACITY)),
-            event_order: tokio::sync::Mutex::new(()),
+            event_log,
+            feed,
             client,
             db,
             no_transactions: AtomicBool::new(false),
@@ -155,6 +163,7 @@ impl Store for MongoStore {
     }
 
     async fn close(&self) {
+        self.feed.stop();
         // Ends the driver's sessions and pool now, while the runtime still runs: left to
         // the client's drop at runtime shutdown, the driver can panic on its way out.
         self.client.clone().shutdown().await;
