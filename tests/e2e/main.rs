@@ -7,4 +7,5 @@ mod kci_dev;
 mod monitor;
 mod nodes;
 mod pubsub;
+mod scale;
 mod surface;

@@ -70,7 +70,7 @@ impl Shared {
         }
         let ready = order.take_ready(Instant::now());
         if !ready.is_empty() {
-            self.log.push(ready);
+            self.log.push_resolved(ready);
         }
         if order.hole(Instant::now()).is_some() {
             self.wake.notify_one();

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::events::SharedEvent;
+use crate::events::{Resolved, SharedEvent};
 
 /// What is known of one number above the resolved prefix.
 #[derive(Debug)]
@@ -68,16 +68,16 @@ impl Reorder {
         self.pending.insert(seq, entry);
     }
 
-    /// The events that are now in order (holes skipped), moving the resolved prefix past
-    /// them.
-    pub(super) fn take_ready(&mut self, now: Instant) -> Vec<SharedEvent> {
+    /// The events and holes that are now in order, moving the resolved prefix past them.
+    pub(super) fn take_ready(&mut self, now: Instant) -> Vec<Resolved> {
         let mut out = Vec::new();
         let start = self.next;
         while let Some(entry) = self.pending.remove(&self.next) {
+            out.push(match entry {
+                Entry::Event(e) => Resolved::Event(e),
+                Entry::Hole => Resolved::Hole(self.next),
+            });
             self.next += 1;
-            if let Entry::Event(e) = entry {
-                out.push(e);
-            }
         }
         if self.pending.is_empty() {
             self.hole_since = None;
@@ -131,8 +131,15 @@ mod tests {
         )))
     }
 
-    fn seqs(events: Vec<SharedEvent>) -> Vec<u64> {
-        events.iter().map(|e| e.seq()).collect()
+    /// The numbers of the events (holes as 0).
+    fn seqs(ready: Vec<Resolved>) -> Vec<u64> {
+        ready
+            .iter()
+            .map(|r| match r {
+                Resolved::Event(e) => e.seq(),
+                Resolved::Hole(_) => 0,
+            })
+            .collect()
     }
 
     #[test]
@@ -151,7 +158,7 @@ mod tests {
         r.insert(4, ev(4));
         assert_eq!(
             seqs(r.take_ready(t)),
-            [8],
+            [0, 8],
             "7 is a hole, 4 was passed already"
         );
         assert_eq!(r.hole(t), None);

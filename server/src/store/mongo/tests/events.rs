@@ -94,7 +94,11 @@ async fn without_transactions_a_failed_event_insert_is_undone_and_its_number_is_
     assert_eq!(event_insert_failure_undoes_the_batch(&s).await, 3);
     let uri = uri().unwrap();
     let again = MongoStore::connect(&uri, s.database_name()).await.unwrap();
-    assert_eq!(again.event_log().head(), 3, "a server starting later passes the hole");
+    assert_eq!(
+        again.event_log().head(),
+        3,
+        "a server starting later passes the hole"
+    );
     let ghost = node("test", "ghost", None);
     let err = again
         .write_nodes_with_event(
