@@ -221,8 +221,10 @@ impl Server {
         let log = data_dir.with_extension(format!("{}.log", addr.port()));
         std::fs::create_dir_all(&data_dir).expect("creating the data dir");
         let mut cmd = Self::command(&data_dir, &backend, addr);
-        cmd.args(&args)
-            .stderr(std::fs::File::create(&log).expect("creating the server log"));
+        let file = std::fs::File::create(&log).expect("creating the server log");
+        // The server logs to stdout: into the same file, for failure messages.
+        let out = file.try_clone().expect("the server log");
+        cmd.args(&args).stdout(out).stderr(file);
         let child = cmd.spawn().expect("starting maestro-server");
         let mut server = Self {
             child,
@@ -254,7 +256,7 @@ impl Server {
         );
     }
 
-    /// What the server wrote to stderr.
+    /// What the server wrote (its log and any panic).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -26,6 +26,7 @@ mod filter;
 mod indexes;
 mod kv;
 mod lifecycle;
+mod registry;
 mod sequence;
 mod shared;
 mod telemetry;
@@ -53,6 +54,8 @@ pub struct MongoStore {
     event_log: Arc<EventLog>,
     /// Fills `event_log` with the events of every server on the database, in order.
     feed: feed::Feed,
+    /// This server among those on the database, and its write sessions.
+    registry: Arc<registry::Registry>,
     /// Set once the server said it cannot run transactions (a standalone `mongod`), so
     /// later batches go straight to the undo-based fallback.
     no_transactions: AtomicBool,
@@ -126,7 +129,13 @@ impl MongoStore {
         indexes::ensure(&db).await?;
         let seed = events::seed_sequence(&db).await?;
         let start = sequence::start(&db, seed).await?;
-        let (feed, event_log) = feed::Feed::start(&db, start, crate::events::log::DEFAULT_CAPACITY);
+        let registry = registry::Registry::start(&client, &db).await?;
+        let (feed, event_log) = feed::Feed::start(
+            &db,
+            Arc::clone(&registry),
+            start,
+            crate::events::log::DEFAULT_CAPACITY,
+        );
         shared::seed_subscription_ids(&db.collection(events::COUNTERS)).await?;
         Ok(Self {
             nodes: db.collection("node"),
@@ -138,6 +147,7 @@ impl MongoStore {
             subscribers: db.collection(events::SUBSCRIBERS),
             event_log,
             feed,
+            registry,
             client,
             db,
             no_transactions: AtomicBool::new(false),
@@ -164,6 +174,7 @@ impl Store for MongoStore {
 
     async fn close(&self) {
         self.feed.stop();
+        self.registry.stop().await;
         // Ends the driver's sessions and pool now, while the runtime still runs: left to
         // the client's drop at runtime shutdown, the driver can panic on its way out.
         self.client.clone().shutdown().await;

@@ -83,6 +83,12 @@ async fn a_server_killed_under_load_loses_no_acknowledged_write_and_no_event() {
             "the event of acknowledged node {id} is stored"
         );
     }
+    // What the survivors did about the dead server's numbers, for the record.
+    for line in cluster.logs().lines() {
+        if line.contains("hole") || line.contains("aborted the open transactions") {
+            eprintln!("{line}");
+        }
+    }
     let last = stored.last().unwrap().0;
     goal_tx.send_replace(last);
     for sub in subs {

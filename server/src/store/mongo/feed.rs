@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::events;
+use super::registry::{REAP_AFTER, Registry};
 use super::sequence::{self, Claim, Start};
 use crate::events::{EventLog, SharedEvent};
 
@@ -48,7 +49,7 @@ const PAGE: i64 = 512;
 /// Numbers held above the first missing one, at most; the rest is read again later.
 const PENDING_CAP: usize = 4_096;
 /// After this long, a fence still waiting is reported in the log.
-const FENCE_REPORT: Duration = Duration::from_secs(5);
+const FENCE_REPORT: Duration = Duration::from_secs(10);
 
 /// What the writers and the feed task share.
 struct Shared {
@@ -138,7 +139,12 @@ fn initial(start: Start, capacity: usize) -> (Arc<EventLog>, Reorder) {
 impl Feed {
     /// Starts feeding a log of `capacity` events from `db`, from `start`; the feed and its
     /// log.
-    pub(super) fn start(db: &Database, start: Start, capacity: usize) -> (Self, Arc<EventLog>) {
+    pub(super) fn start(
+        db: &Database,
+        registry: Arc<Registry>,
+        start: Start,
+        capacity: usize,
+    ) -> (Self, Arc<EventLog>) {
         let (log, order) = initial(start, capacity);
         let shared = Arc::new(Shared {
             log: Arc::clone(&log),
@@ -151,8 +157,10 @@ impl Feed {
             events: db.collection(events::EVENTS),
             claims: db.collection(sequence::CLAIMS),
             counters: db.collection(events::COUNTERS),
+            registry,
             stop: stop.clone(),
             fence: None,
+            last_reap: None,
             published: 0,
             last_error: None,
         };
@@ -189,8 +197,11 @@ struct Task {
     events: Collection<Document>,
     claims: Collection<Document>,
     counters: Collection<Document>,
+    registry: Arc<Registry>,
     stop: CancellationToken,
     fence: Option<Fencing>,
+    /// When the sessions of dead servers were last looked for.
+    last_reap: Option<Instant>,
     /// The watermark last published.
     published: u64,
     /// When an error was last logged, so an outage logs once in a while, not in a loop.
@@ -385,7 +396,19 @@ impl Task {
             return true;
         };
         if !fencing.handle.is_finished() {
-            if !fencing.reported && fencing.started.elapsed() >= FENCE_REPORT {
+            let waited = fencing.started.elapsed();
+            if waited >= REAP_AFTER && self.last_reap.is_none_or(|t| t.elapsed() >= REAP_AFTER)
+            {
+                // The claim's transaction may be a dead server's: abort it.
+                self.last_reap = Some(Instant::now());
+                if let Err(e) = self.registry.reap().await {
+                    self.report("aborting the transactions of dead servers", &e);
+                }
+            }
+            let Some(fencing) = &mut self.fence else {
+                return true;
+            };
+            if !fencing.reported && waited >= FENCE_REPORT {
                 fencing.reported = true;
                 tracing::warn!(
                     sequence = fencing.seq,

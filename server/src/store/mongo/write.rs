@@ -158,6 +158,9 @@ async fn in_transaction(
         .start_session()
         .await
         .map_err(Failure::Driver)?;
+    // Before any claim is held in it: should this server die with the transaction open,
+    // another one can abort it (`registry.rs`).
+    store.registry.track(&session).await;
     let deadline = Instant::now() + TRANSACTION_RETRY_BUDGET;
     let mut attempt = 0;
     'attempts: loop {

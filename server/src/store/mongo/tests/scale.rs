@@ -259,3 +259,40 @@ async fn subscription_ids_are_unique_across_stores_and_above_the_clock() {
     );
     a.drop_database().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_transaction_of_a_dead_store_is_aborted_by_the_others() {
+    let Some(a) = store("scale_reap").await else {
+        return;
+    };
+    let dead = peer(&a).await;
+    assert_eq!(publish(&a, 1).await, 1);
+    // `dead` claims 2 in a transaction, and dies before committing (its process would be
+    // gone; here its beat stops and the transaction stays open).
+    let seq = sequence::allocate(&dead.counters).await.unwrap();
+    let mut session = dead.client.start_session().await.unwrap();
+    dead.registry.track(&session).await;
+    session.start_transaction().await.unwrap();
+    dead.claims
+        .insert_one(sequence::claim(seq))
+        .session(&mut session)
+        .await
+        .unwrap();
+    dead.registry.fall_silent();
+    let started = Instant::now();
+    assert_eq!(publish(&a, 3).await, 3);
+    reach(&a, 3).await;
+    // The beat's silence, then the reap: seconds, not MongoDB's transaction lifetime.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let hole = a.claims.find_one(doc! {"_id": 2_i64}).await.unwrap().unwrap();
+    assert_eq!(hole.get_bool("hole"), Ok(true));
+    assert!(
+        session.commit_transaction().await.is_err(),
+        "the dead store's transaction was aborted"
+    );
+    a.drop_database().await.unwrap();
+}
