@@ -38,7 +38,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         max_connections = state.conn_limits.max_connections,
         "serving"
     );
-    maestro_server::run(state, listener, shutdown_signal()).await
+    let store = state.store.clone();
+    let served = maestro_server::run(state, listener, shutdown_signal()).await;
+    // A clean stop: the other servers on a shared database need not wait to find out.
+    // Bounded: the driver's shutdown waits for operations still running.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.close()).await;
+    served
 }
 
 /// Runs an admin command; errors are one line on stderr and exit code 1.

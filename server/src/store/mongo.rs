@@ -162,6 +162,9 @@ impl MongoStore {
 
     /// Drops the whole database; for tests, which each use a database of their own.
     pub async fn drop_database(&self) -> Result<(), StoreError> {
+        // First, or their next write would make the database again.
+        self.feed.stop();
+        self.registry.stop().await;
         self.db.drop().await.map_err(backend)
     }
 }

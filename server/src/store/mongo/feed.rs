@@ -161,6 +161,7 @@ impl Feed {
             stop: stop.clone(),
             fence: None,
             last_reap: None,
+            last_check: None,
             published: 0,
             last_error: None,
         };
@@ -202,6 +203,8 @@ struct Task {
     fence: Option<Fencing>,
     /// When the sessions of dead servers were last looked for.
     last_reap: Option<Instant>,
+    /// When the claim of a missing number was last read.
+    last_check: Option<Instant>,
     /// The watermark last published.
     published: u64,
     /// When an error was last logged, so an outage logs once in a while, not in a loop.
@@ -319,8 +322,10 @@ impl Task {
 
     fn take_docs(&mut self, docs: Vec<Document>) {
         let mut entries = Vec::with_capacity(docs.len());
+        let next = self.shared.next();
         for doc in docs {
-            let Some(seq) = sequence::number_of(&doc) else {
+            // Passed on already (this server's own commits, mostly): not parsed again.
+            let Some(seq) = sequence::number_of(&doc).filter(|s| *s >= next) else {
                 continue;
             };
             match events::doc_to_event(doc) {
@@ -375,6 +380,11 @@ impl Task {
         if !self.fence_done(seq).await || waited < HOLE_GRACE {
             return true;
         }
+        // Once per tick, however many events arrive meanwhile.
+        if self.last_check.is_some_and(|t| t.elapsed() < HOLE_TICK) {
+            return true;
+        }
+        self.last_check = Some(Instant::now());
         match sequence::claim_of(&self.claims, seq).await {
             Ok(Claim::Hole) => self.shared.insert([(seq, Entry::Hole)]),
             Ok(Claim::Committed) => match sequence::event_at(&self.events, seq).await {
@@ -397,8 +407,7 @@ impl Task {
         };
         if !fencing.handle.is_finished() {
             let waited = fencing.started.elapsed();
-            if waited >= REAP_AFTER && self.last_reap.is_none_or(|t| t.elapsed() >= REAP_AFTER)
-            {
+            if waited >= REAP_AFTER && self.last_reap.is_none_or(|t| t.elapsed() >= REAP_AFTER) {
                 // The claim's transaction may be a dead server's: abort it.
                 self.last_reap = Some(Instant::now());
                 if let Err(e) = self.registry.reap().await {

@@ -64,6 +64,13 @@ impl Registry {
             bson::oid::ObjectId::new().to_hex()
         );
         let servers = db.collection::<Document>(SERVERS);
+        // Entries of servers that stopped long ago (killed, so never removed): their
+        // transactions are long aborted.
+        let long_ago = bson::DateTime::from_millis(now().timestamp_millis() - 3_600_000);
+        servers
+            .delete_many(doc! {"heartbeat": {"$lt": long_ago}})
+            .await
+            .map_err(backend)?;
         servers
             .insert_one(doc! {"_id": &id, "started": now(), "heartbeat": now(), "sessions": []})
             .await
@@ -158,9 +165,8 @@ impl Registry {
     /// Kills the sessions of the servers silent for [`DEAD_AFTER`], aborting their open
     /// transactions, and forgets those servers; how many there were.
     pub(super) async fn reap(&self) -> mongodb::error::Result<usize> {
-        let cutoff = bson::DateTime::from_millis(
-            now().timestamp_millis() - DEAD_AFTER.as_millis() as i64,
-        );
+        let cutoff =
+            bson::DateTime::from_millis(now().timestamp_millis() - DEAD_AFTER.as_millis() as i64);
         let dead: Vec<Document> = self
             .servers
             .find(doc! {"heartbeat": {"$lt": cutoff}, "_id": {"$ne": &self.id}})

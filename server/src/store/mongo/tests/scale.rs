@@ -288,7 +288,12 @@ async fn the_open_transaction_of_a_dead_store_is_aborted_by_the_others() {
         "{:?}",
         started.elapsed()
     );
-    let hole = a.claims.find_one(doc! {"_id": 2_i64}).await.unwrap().unwrap();
+    let hole = a
+        .claims
+        .find_one(doc! {"_id": 2_i64})
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(hole.get_bool("hole"), Ok(true));
     assert!(
         session.commit_transaction().await.is_err(),
