@@ -4,9 +4,10 @@
 //! Events come from three sources: this server's own writes (handed over right after their
 //! commit, so a writer's event is in the log before it answers whenever the numbers below
 //! are resolved), a change stream on `eventhistory` (the writes of other servers, a few
-//! milliseconds after their commit), and reads by sequence (at start, after the stream
-//! broke, when the reorder buffer overflowed, and every second as a safety net; every
-//! 50 ms where the server has no change streams). [`Reorder`] passes them on in number
+//! milliseconds after their commit; open only while other servers beat on the database,
+//! see `registry.rs`: alone, a server needs none), and reads by sequence (at start, after
+//! the stream broke, when the reorder buffer overflowed, and every second as a safety net;
+//! every 50 ms where the database has no change streams but the server has company). [`Reorder`] passes them on in number
 //! order; a missing number is waited for (the hole rule, see `sequence.rs`): its claim is
 //! checked from 50 ms on, and after [`HOLE_WAIT`] without one the number is fenced.
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,8 @@ const POLL_WITHOUT_STREAM: Duration = Duration::from_millis(50);
 const SAFETY_POLL: Duration = Duration::from_secs(1);
 /// How often a change stream that failed to open is tried again.
 const REOPEN: Duration = Duration::from_secs(2);
+/// A server alone on its database this long closes its change stream.
+const ALONE: Duration = Duration::from_secs(10);
 /// How often the watermark is published.
 const PUBLISH: Duration = Duration::from_secs(1);
 /// Events read per query.
@@ -231,22 +234,34 @@ impl Task {
         let mut catch_up = true;
         let mut last_read = Instant::now();
         let mut last_publish = Instant::now();
+        let mut alone_since: Option<Instant> = None;
         loop {
             if self.stop.is_cancelled() {
                 return;
             }
-            if stream.is_none() && stream_tried.is_none_or(|t| t.elapsed() >= REOPEN) {
+            let company = self.registry.has_company();
+            if company {
+                alone_since = None;
+            } else {
+                alone_since.get_or_insert_with(Instant::now);
+            }
+            if stream.is_none() && company && stream_tried.is_none_or(|t| t.elapsed() >= REOPEN) {
                 stream_tried = Some(Instant::now());
                 stream = self.open().await;
                 // What committed while there was no stream is read by sequence.
                 catch_up = true;
+            }
+            // Alone on the database for a while: this server's own commits are all there is,
+            // and a stream would cost the database a read of each event for nothing.
+            if stream.is_some() && alone_since.is_some_and(|t| t.elapsed() >= ALONE) {
+                stream = None;
             }
             let overflowed = self
                 .shared
                 .order
                 .lock()
                 .is_ok_and(|mut o| o.take_overflow());
-            let every = if stream.is_some() {
+            let every = if stream.is_some() || !company {
                 SAFETY_POLL
             } else {
                 POLL_WITHOUT_STREAM

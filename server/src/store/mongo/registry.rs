@@ -11,6 +11,7 @@
 //! transactions at once. A server only slow, not dead, sees its transactions fail with
 //! transient errors and retries them; its next beat registers it again.
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +41,8 @@ pub(super) struct Registry {
     servers: Collection<Document>,
     admin: Database,
     sessions: Mutex<VecDeque<Document>>,
+    /// Whether other servers beat on this database (as of the last beat).
+    company: AtomicBool,
     stop: CancellationToken,
     _guard: DropGuard,
 }
@@ -81,9 +84,12 @@ impl Registry {
             servers,
             admin: client.database("admin"),
             sessions: Mutex::new(VecDeque::new()),
+            company: AtomicBool::new(false),
             _guard: stop.clone().drop_guard(),
             stop,
         });
+        // Before the feed starts: a server joining others streams their events at once.
+        registry.look_around().await.map_err(backend)?;
         let weak = Arc::downgrade(&registry);
         let stop = registry.stop.clone();
         tokio::spawn(async move {
@@ -99,9 +105,31 @@ impl Registry {
                 if let Err(e) = registry.beat().await {
                     tracing::debug!(error = %e, "server heartbeat");
                 }
+                if let Err(e) = registry.look_around().await {
+                    tracing::debug!(error = %e, "looking for other servers");
+                }
             }
         });
         Ok(registry)
+    }
+
+    /// Whether other servers used this database lately: then this one must hear of their
+    /// events as they commit (`feed.rs`).
+    pub(super) fn has_company(&self) -> bool {
+        self.company.load(Ordering::Relaxed)
+    }
+
+    /// Counts the other servers beating.
+    async fn look_around(&self) -> mongodb::error::Result<()> {
+        let cutoff =
+            bson::DateTime::from_millis(now().timestamp_millis() - DEAD_AFTER.as_millis() as i64);
+        let others = self
+            .servers
+            .count_documents(doc! {"heartbeat": {"$gte": cutoff}, "_id": {"$ne": &self.id}})
+            .limit(1)
+            .await?;
+        self.company.store(others > 0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Stops the beat and removes this server's entry (a clean shutdown).
