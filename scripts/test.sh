@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: formatting, clippy, every test (the MongoDB store's against a
-# real MongoDB-wire server, SecantusDB from PyPI; kci-dev against the real binary).
+# real MongoDB-wire server, SecantusDB from PyPI; kci-dev against the real binary; the web
+# pages in Debian's headless Chromium, installed with apt-get when missing).
 #
-# Needs Rust with cargo, and python3 with venv; the network only for crates.io and PyPI.
+# Needs Rust with cargo, python3 with venv, and apt-get (as root, or sudo) when Chromium is not
+# installed; the network only for crates.io, PyPI and Debian's packages.
 # Usage: bash scripts/test.sh
 set -euo pipefail
 
@@ -49,6 +51,28 @@ install_test_tools() {
     # kci-dev, the KernelCI command-line client, run against our server by tests/e2e/kci_dev.rs.
     # Pinned to the version the test was written against.
     "${pip[@]}" install 'kci-dev==0.1.12'
+}
+
+# Debian's Chromium and chromedriver, which the page tests (tests/e2e/pages.rs) drive, when
+# they are missing: quietly, refreshing the package lists only if the install fails.
+install_chromium() {
+    if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then
+        return
+    fi
+    local sudo=()
+    if [[ $EUID -ne 0 ]] && command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    fi
+    local install=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+    local log="$WORK/apt.log"
+    if ! "${install[@]}" >"$log" 2>&1; then
+        "${sudo[@]}" apt-get update -q >>"$log" 2>&1 || true
+        if ! "${install[@]}" >>"$log" 2>&1; then
+            echo "installing chromium and chromium-driver failed; the end of its log:" >&2
+            tail -n 30 "$log" >&2
+            exit 1
+        fi
+    fi
 }
 
 # A TCP port on the loopback interface that nothing listens on right now.
@@ -108,6 +132,11 @@ export MAESTRO_TEST_VENV="$VENV"
 
 step "installing the PyPI test tools"
 install_test_tools
+
+if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+    step "installing chromium and chromium-driver (apt-get) for the page tests"
+    install_chromium
+fi
 
 start_mongodb_wire_server
 

@@ -120,10 +120,14 @@ impl NodeResult {
 }
 
 /// A node as the API shows and stores it. Every field is always present in JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// eserde's derive: serde's `Deserialize`, plus a second pass after a failure that reports
+// every bad field (the server's 422 lists them all). Fields of types of our own or of
+// serde_json are checked by serde (`compat`): one error each, which is what pydantic says.
+#[derive(Clone, Debug, PartialEq, Serialize, eserde::Deserialize)]
 pub struct Node {
     /// Server-assigned id.
     #[serde(default)]
+    #[eserde(compat)]
     pub id: Option<ObjectIdHex>,
     /// `checkout`, `kbuild`, `job`, `test`, `process` or `regression`.
     #[serde(default = "default_kind")]
@@ -137,21 +141,27 @@ pub struct Node {
     pub group: Option<String>,
     /// Id of the parent node.
     #[serde(default)]
+    #[eserde(compat)]
     pub parent: Option<ObjectIdHex>,
     /// Lifecycle state.
     #[serde(default)]
+    #[eserde(compat)]
     pub state: NodeState,
     /// Outcome.
     #[serde(default)]
+    #[eserde(compat)]
     pub result: Option<NodeResult>,
     /// Artifact name to URL.
     #[serde(default = "empty_string_map")]
+    #[eserde(compat)]
     pub artifacts: Option<Map<String, Value>>,
     /// Kind-specific data.
     #[serde(default = "empty_object")]
+    #[eserde(compat)]
     pub data: Option<Value>,
     /// Free-form debugging data.
     #[serde(default = "empty_string_map")]
+    #[eserde(compat)]
     pub debug: Option<Map<String, Value>>,
     /// Jobs that may be scheduled below this node.
     #[serde(default)]
@@ -161,15 +171,19 @@ pub struct Node {
     pub platform_filter: Option<Vec<String>>,
     /// Creation time.
     #[serde(default = "Timestamp::now")]
+    #[eserde(compat)]
     pub created: Timestamp,
     /// Time of the last update.
     #[serde(default = "Timestamp::now")]
+    #[eserde(compat)]
     pub updated: Timestamp,
     /// Expiry time.
     #[serde(default = "default_timeout")]
+    #[eserde(compat)]
     pub timeout: Timestamp,
     /// Earliest time an `available` node may close.
     #[serde(default)]
+    #[eserde(compat)]
     pub holdoff: Option<Timestamp>,
     /// Username of the creator.
     #[serde(default)]
@@ -255,7 +269,7 @@ impl Node {
 }
 
 /// A node with the new nodes to add beneath it (`PUT /nodes/{id}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, eserde::Deserialize)]
 pub struct Hierarchy {
     /// The node at this level.
     pub node: Node,

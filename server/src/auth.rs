@@ -15,9 +15,6 @@ use crate::store::StoredUser;
 /// The audience every access token carries.
 pub const TOKEN_AUDIENCE: &str = "fastapi-users:auth";
 
-/// Default access-token lifetime: 10 years, as the Python server.
-pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 315_360_000;
-
 /// Signs and checks access tokens.
 pub struct TokenKeys {
     secret: String,

@@ -1,26 +1,15 @@
-//! Command line and environment configuration of `maestro-server`.
-use std::fmt;
+//! Command line and environment configuration of `maestro-server`: the options, their
+//! defaults (`defaults.rs`), and the plain settings each part of the server is given,
+//! built from them (`settings.rs`). No other module reads a `Config` but the start-up path.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
 
-/// A secret that never shows in logs or `Debug` output.
-#[derive(Clone, Default)]
-pub struct Secret(pub String);
+pub use crate::secret::Secret;
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
+pub mod defaults;
+mod settings;
 
 /// KernelCI-compatible Maestro API server.
 ///
@@ -59,7 +48,7 @@ pub struct Config {
     pub unified_secret: Option<Secret>,
 
     /// Lifetime of issued access tokens, in seconds (default 10 years, as KernelCI).
-    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = crate::auth::DEFAULT_TOKEN_LIFETIME_SECS)]
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_SECONDS", default_value_t = defaults::TOKEN_LIFETIME_SECS)]
     pub token_lifetime_secs: u64,
 
     /// Password of the first admin user; when set and no user of that name exists, an
@@ -89,7 +78,7 @@ pub struct Config {
     pub smtp_host: Option<String>,
 
     /// SMTP server port.
-    #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
+    #[arg(long, env = "SMTP_PORT", default_value_t = defaults::SMTP_PORT)]
     pub smtp_port: u16,
 
     /// SMTP connection security: `tls` (implicit TLS), `starttls`, or `none` (plain text,
@@ -111,7 +100,7 @@ pub struct Config {
     pub public_base_url: Option<String>,
 
     /// Lifetime of invite tokens, in seconds (default 7 days, as KernelCI).
-    #[arg(long, env = "INVITE_TOKEN_EXPIRE_SECONDS", default_value_t = crate::state::DEFAULT_INVITE_TOKEN_LIFETIME_SECS)]
+    #[arg(long, env = "INVITE_TOKEN_EXPIRE_SECONDS", default_value_t = defaults::INVITE_TOKEN_LIFETIME_SECS)]
     pub invite_token_lifetime_secs: u64,
 
     /// Seconds a `/listen` waits for an event before answering a BEEP keep-alive (0: wait
@@ -324,47 +313,5 @@ mod tests {
         let mut huge = cfg;
         huge.keep_alive_secs = u64::MAX / 2;
         assert!(huge.validate().unwrap_err().contains("--keep-alive-secs"));
-    }
-
-    #[test]
-    fn lifecycle_is_on_by_default_and_no_lifecycle_turns_it_off() {
-        use std::time::Duration;
-
-        use crate::lifecycle::LifecycleConfig;
-
-        let cfg = Config::parse_from(["maestro-server"]);
-        let five = Duration::from_secs(5);
-        assert_eq!(
-            LifecycleConfig::from_config(&cfg),
-            Some(LifecycleConfig {
-                timeout_every: five,
-                holdoff_every: five,
-                closing_every: five,
-            })
-        );
-        let off = Config::parse_from(["maestro-server", "--no-lifecycle"]);
-        assert!(off.no_lifecycle);
-        assert_eq!(LifecycleConfig::from_config(&off), None);
-        let tuned = Config::parse_from([
-            "maestro-server",
-            "--lifecycle-timeout-interval-secs",
-            "7",
-            "--lifecycle-holdoff-interval-secs",
-            "0",
-            "--lifecycle-closing-interval-secs",
-            "30",
-        ]);
-        let tuned = LifecycleConfig::from_config(&tuned).unwrap();
-        assert_eq!(tuned.timeout_every, Duration::from_secs(7));
-        // 0 would make a busy loop: one second at least.
-        assert_eq!(tuned.holdoff_every, Duration::from_secs(1));
-        assert_eq!(tuned.closing_every, Duration::from_secs(30));
-        let mut huge = Config::parse_from(["maestro-server"]);
-        huge.lifecycle_closing_interval_secs = 100_000;
-        assert!(
-            huge.validate()
-                .unwrap_err()
-                .contains("--lifecycle-closing-interval-secs")
-        );
     }
 }

@@ -1,9 +1,14 @@
 //! Request decoding that answers like the Python server: JSON bodies with or without a
-//! `Content-Type`, 422 problems with a `loc`, and raw query parameters in order.
+//! `Content-Type`, 422 problems with a `loc` (every bad field of a body model: `body.rs`),
+//! and raw query parameters in order.
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
+
+mod body;
+
+pub use body::{FieldCheck, from_body, from_body_checked};
 
 /// Parses a JSON body (whatever its `Content-Type`); a syntax error is a 422.
 pub fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
@@ -17,8 +22,9 @@ pub fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-/// Deserialises `value` into `T`; a mismatch is a 422 naming where in the body it was.
-pub fn from_body<T: DeserializeOwned>(value: Value, loc_prefix: &[&str]) -> Result<T, ApiError> {
+/// Deserialises one field's `value` into `T`; a mismatch is a 422 naming where in the body
+/// it was. A whole body model goes through [`from_body`], which lists every bad field.
+pub fn from_field<T: DeserializeOwned>(value: Value, loc_prefix: &[&str]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut loc: Vec<String> = loc_prefix.iter().map(|s| (*s).to_owned()).collect();
         let path = e.path().to_string();

@@ -23,9 +23,12 @@ pub mod hash_pool;
 pub mod lifecycle;
 pub mod login_limit;
 pub mod mail;
+pub mod metrics;
 pub mod nodes;
+mod pages;
 pub mod pubsub;
 mod routes;
+pub mod secret;
 pub mod serve;
 pub mod state;
 pub mod store;
@@ -43,6 +46,10 @@ pub type App = tower::util::MapRequest<axum::Router, fn(Request) -> Request>;
 /// Builds the HTTP service for `state`.
 pub fn app(state: AppState) -> App {
     let router = routes::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
     // The rewrite must wrap the whole router: a layer inside it would run after routing.
@@ -55,6 +62,14 @@ pub fn app(state: AppState) -> App {
 /// Opens the store the configuration selects: MongoDB when `mongodb_uri` is set, else the
 /// SQLite database in `data_dir`.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
+    open_store_with_metrics(cfg, Arc::default()).await
+}
+
+/// [`open_store`], recording every store call in `metrics`.
+pub async fn open_store_with_metrics(
+    cfg: &Config,
+    metrics: Arc<metrics::Metrics>,
+) -> anyhow::Result<Arc<dyn store::Store>> {
     let timeout = Duration::from_millis(cfg.store_timeout_ms.max(1));
     let store: Arc<dyn store::Store> = match &cfg.mongodb_uri {
         Some(uri) => Arc::new(
@@ -79,7 +94,9 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn store::Store>> {
         ),
     };
     // Every call of every request bounded: an outage is a 503, never a hang.
-    Ok(Arc::new(store::timed::TimedStore::new(store, timeout)))
+    Ok(Arc::new(store::timed::TimedStore::with_metrics(
+        store, timeout, metrics,
+    )))
 }
 
 /// The token keys of the configuration: `secret_key` when given, else the secret kept in
@@ -100,7 +117,8 @@ pub fn token_keys(cfg: &Config) -> anyhow::Result<auth::TokenKeys> {
 pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-    let store = open_store(cfg).await?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let store = open_store_with_metrics(cfg, metrics.clone()).await?;
     store.event_log().set_limits(events::EventLimits {
         window_bytes: cfg.event_window_bytes,
         max_event_bytes: cfg.max_event_bytes,
@@ -136,7 +154,8 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
             max_connections,
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
         },
-        lifecycle: lifecycle::LifecycleConfig::from_config(cfg),
+        lifecycle: cfg.lifecycle(),
+        metrics,
         ..state
     };
     Ok(state)
@@ -144,7 +163,7 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
 
 /// The email and invite-link settings of the configuration (SMTP off without a host).
 pub fn onboarding(cfg: &Config) -> anyhow::Result<state::Onboarding> {
-    let mailer = match mail::MailConfig::from_config(cfg)? {
+    let mailer = match cfg.mail_settings()? {
         Some(mail) => Some(mail::Mailer::new(&mail).context("configuring SMTP")?),
         None => None,
     };

@@ -10,7 +10,7 @@ use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::config::{Config, Secret};
+use crate::secret::Secret;
 
 /// How long one SMTP command may take before sending gives up.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,9 +40,10 @@ impl SmtpTls {
     }
 }
 
-/// What the mailer needs to know; see the `--smtp-*` and `--email-*` options.
+/// What the mailer needs to know: the `--smtp-*` and `--email-*` options, as
+/// `Config::mail_settings` hands them down.
 #[derive(Clone, Debug)]
-pub struct MailConfig {
+pub struct MailSettings {
     /// SMTP server name (also the name its TLS certificate must have).
     pub host: String,
     /// SMTP server port.
@@ -53,30 +54,6 @@ pub struct MailConfig {
     pub sender: String,
     /// Login password; no login when `None`.
     pub password: Option<Secret>,
-}
-
-impl MailConfig {
-    /// The mail settings of `cfg`, or `None` when no SMTP host is set (email disabled).
-    /// A host without a sender address is a configuration error.
-    pub fn from_config(cfg: &Config) -> anyhow::Result<Option<Self>> {
-        let Some(host) = cfg.smtp_host.clone().filter(|h| !h.is_empty()) else {
-            return Ok(None);
-        };
-        let sender = cfg
-            .email_sender
-            .clone()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| anyhow::anyhow!("--smtp-host needs --email-sender (EMAIL_SENDER)"))?;
-        Ok(Some(Self {
-            host,
-            port: cfg.smtp_port,
-            tls: cfg
-                .smtp_tls
-                .unwrap_or_else(|| SmtpTls::for_port(cfg.smtp_port)),
-            sender,
-            password: cfg.email_password.clone().filter(|p| !p.0.is_empty()),
-        }))
-    }
 }
 
 /// Why an email was not sent. The text never holds the message body.
@@ -107,7 +84,7 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// A mailer for `cfg`. Nothing is contacted until the first message.
-    pub fn new(cfg: &MailConfig) -> Result<Self, MailError> {
+    pub fn new(cfg: &MailSettings) -> Result<Self, MailError> {
         let from: Mailbox = cfg
             .sender
             .parse()
@@ -159,28 +136,5 @@ mod tests {
         assert_eq!(SmtpTls::for_port(465), SmtpTls::Tls);
         assert_eq!(SmtpTls::for_port(587), SmtpTls::Starttls);
         assert_eq!(SmtpTls::for_port(25), SmtpTls::Starttls);
-    }
-
-    #[test]
-    fn mail_is_off_without_a_host_and_needs_a_sender_with_one() {
-        let mut cfg = Config::embedded("unused".into());
-        assert!(MailConfig::from_config(&cfg).unwrap().is_none());
-        cfg.smtp_host = Some("smtp.example.org".into());
-        assert!(MailConfig::from_config(&cfg).is_err());
-        cfg.email_sender = Some("bot@example.org".into());
-        let mail = MailConfig::from_config(&cfg).unwrap().unwrap();
-        assert_eq!((mail.port, mail.tls), (587, SmtpTls::Starttls));
-        assert!(mail.password.is_none());
-        cfg.smtp_port = 465;
-        assert_eq!(
-            MailConfig::from_config(&cfg).unwrap().unwrap().tls,
-            SmtpTls::Tls
-        );
-        cfg.smtp_tls = Some(SmtpTls::None);
-        assert_eq!(
-            MailConfig::from_config(&cfg).unwrap().unwrap().tls,
-            SmtpTls::None
-        );
-        assert!(Mailer::new(&MailConfig::from_config(&cfg).unwrap().unwrap()).is_ok());
     }
 }

@@ -14,6 +14,7 @@ use crate::store::{Store, StoreError, SubscriberState};
 
 mod api;
 pub mod cloudevent;
+mod counts;
 mod cursor;
 pub mod lists;
 pub mod shared_lists;
@@ -21,6 +22,7 @@ mod subscription;
 
 pub use api::{PubSubError, SubscriptionInfo, SubscriptionStats};
 pub use cloudevent::{DEFAULT_SOURCE, Message};
+pub use counts::SubscriptionCounts;
 use cursor::{Cursor, Interest};
 use subscription::{Dormant, Listening, Subscription};
 

@@ -15,6 +15,7 @@ mod groups;
 mod health;
 pub(crate) mod invites;
 mod kv;
+mod metrics;
 mod nodes;
 mod pubsub;
 mod root;
@@ -36,10 +37,12 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(invites::router())
         .merge(kv::router())
+        .merge(metrics::router())
         .merge(telemetry::router())
         .merge(ws::router())
         .merge(pubsub::router())
-        .merge(events::router());
+        .merge(events::router())
+        .merge(crate::pages::router());
     Router::new()
         .nest("/latest", api)
         .route(

@@ -32,6 +32,9 @@ pub struct AppState {
     pub conn_limits: crate::serve::ConnLimits,
     /// How often `crate::run` sweeps the node life-cycle rules; `None`: never.
     pub lifecycle: Option<crate::lifecycle::LifecycleConfig>,
+    /// The metrics of `GET /metrics`; the store records its calls in the same registry when
+    /// it was opened with it (`crate::open_store_with_metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             login_limits: Arc::default(),
             conn_limits: crate::serve::ConnLimits::default(),
             lifecycle: None,
+            metrics: Arc::default(),
         }
     }
 }
@@ -72,10 +76,7 @@ impl Default for Onboarding {
         Self {
             mailer: None,
             public_base_url: None,
-            invite_token_lifetime_secs: DEFAULT_INVITE_TOKEN_LIFETIME_SECS,
+            invite_token_lifetime_secs: crate::config::defaults::INVITE_TOKEN_LIFETIME_SECS,
         }
     }
 }
-
-/// Default invite-token lifetime: 7 days, as KernelCI.
-pub const DEFAULT_INVITE_TOKEN_LIFETIME_SECS: u64 = 604_800;

@@ -8,8 +8,7 @@ use std::collections::HashSet;
 use axum::body::Bytes;
 use maestro_common::node::ObjectIdHex;
 use maestro_common::{Filter, FilterValue, UserGroupRef};
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::auth::{hash_password, needs_rehash, verify_password};
 use crate::error::{ApiError, ApiResult};
@@ -120,7 +119,7 @@ pub async fn resolve_groups(store: &dyn Store, names: &[String]) -> ApiResult<Ve
 /// The body of `PATCH /user/me` and `PATCH /user/{id}` (`UserUpdateRequest`). Every field is
 /// optional; `null` counts as absent and unknown fields are ignored. No `Debug`: it holds a
 /// password.
-#[derive(Default, Deserialize)]
+#[derive(Default, eserde::Deserialize)]
 pub struct UserUpdate {
     /// New password, hashed before it is stored.
     #[serde(default)]
@@ -148,20 +147,31 @@ pub struct UserUpdate {
 impl UserUpdate {
     /// Decodes and validates a JSON body; 422 when it does not fit the model.
     pub fn from_json(body: &Bytes) -> ApiResult<Self> {
-        let update: Self = crate::extract::from_body(object_body(body)?, &["body"])?;
-        if let Some(email) = &update.email {
-            check_email_syntax(email)?;
-        }
-        if update.username.as_deref() == Some("") {
-            return Err(ApiError::unprocessable(
-                &["body", "username"],
-                "String should have at least 1 character",
-                "string_too_short",
-                Value::String(String::new()),
-            ));
-        }
-        Ok(update)
+        crate::extract::from_body_checked(
+            object_body(body)?,
+            &["body"],
+            &[email_problem, username_problem],
+        )
     }
+}
+
+/// The problem of a body's `email` when it is a string but no email address (pydantic's
+/// `EmailStr`).
+pub fn email_problem(body: &Value) -> Option<Value> {
+    let email = body.get("email")?.as_str()?;
+    match check_email_syntax(email) {
+        Err(ApiError::Unprocessable(mut problems)) => problems.pop(),
+        _ => None,
+    }
+}
+
+/// The problem of a body's `username` when it is empty (`min_length=1`).
+pub fn username_problem(body: &Value) -> Option<Value> {
+    body.get("username")?.as_str()?.is_empty().then(|| {
+        json!({"type": "string_too_short", "loc": ["body", "username"],
+               "msg": "String should have at least 1 character", "input": "",
+               "ctx": {"min_length": 1}})
+    })
 }
 
 /// A JSON body that must be an object, as a pydantic model requires (serde alone would also

@@ -11,6 +11,7 @@ use axum::extract::ws::close_code;
 use futures::{Sink, Stream};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 mod filter;
@@ -74,10 +75,12 @@ impl Hub {
 }
 
 /// Runs one session on a socket split into `sink` and `stream` until the client leaves or
-/// `shutdown` is cancelled (then a close frame `1001` is sent).
+/// `shutdown` is cancelled (then a close frame `1001` is sent). The session and the events
+/// it delivers are counted in `metrics`.
 pub async fn serve<S, R, E>(
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     sink: S,
     stream: R,
@@ -86,7 +89,8 @@ pub async fn serve<S, R, E>(
     R: Stream<Item = Result<Message, E>> + Unpin + Send + 'static,
     E: Send + 'static,
 {
-    session::run(store, hub, shutdown, sink, stream).await;
+    let _open = metrics.events.websocket_session();
+    session::run(store, hub, metrics, shutdown, sink, stream).await;
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn headless_demo_completes_its_revisions_and_leaves_nothing_running() {
+async fn headless_demo_completes_its_revisions_leaves_nothing_running_and_runs_again() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let mut child = headless_demo(
@@ -120,17 +120,36 @@ async fn headless_demo_completes_its_revisions_and_leaves_nothing_running() {
         "the demo's server still answers"
     );
 
-    // What it left in its store: both trees wholly done, with results of every kind.
+    // Again on the same directory: its passwords were kept, the store grows.
+    let again = headless_demo(
+        Some(&dir),
+        tmp.path(),
+        &[
+            "--size",
+            "small",
+            "--rate",
+            "25",
+            "--revisions",
+            "1",
+            "--seed",
+            "4",
+        ],
+    )
+    .status()
+    .unwrap();
+    assert!(again.success(), "a second run on the same --dir: {again}");
+
+    // What it left in its store: every tree wholly done, with results of every kind.
     let server = Server::start_with_data_dir(dir.join("data"), Backend::Sqlite);
     let c = server.client();
     let count = |q: &'static str| {
         let c = &c;
         async move { c.get(&format!("/latest/count?{q}")).await.as_u64().unwrap() }
     };
-    assert_eq!(count("kind=checkout").await, 2);
+    assert_eq!(count("kind=checkout").await, 3);
     assert_eq!(count("state__ne=done").await, 0, "every node ends done");
     let builds = catalog::builds(catalog::Size::Small).len() as u64;
-    assert_eq!(count("kind=kbuild").await, 2 * builds);
+    assert_eq!(count("kind=kbuild").await, 3 * builds);
     assert!(count("kind=test&result=pass").await > 100);
     assert!(count("kind=test&result=skip").await > 0);
     assert!(count("kind=job&result=pass").await > 0);

@@ -6,6 +6,7 @@ mod demo;
 mod kci_dev;
 mod monitor;
 mod nodes;
+mod pages;
 mod pubsub;
 mod scale;
 mod surface;

@@ -76,6 +76,17 @@ async fn login(
 
 /// Makes the pipeline's user as an admin would (an invite, accepted): answers its token.
 pub async fn pipeline_user(base: &url::Url, admin_token: &str) -> anyhow::Result<String> {
+    let password = random_password();
+    create_pipeline_user(base, admin_token, &password).await?;
+    login(&reqwest::Client::new(), base, PIPELINE_USER, &password).await
+}
+
+/// Makes the pipeline's user with `password` through an invite.
+async fn create_pipeline_user(
+    base: &url::Url,
+    admin_token: &str,
+    password: &str,
+) -> anyhow::Result<()> {
     let admin = Api::new(base.clone(), admin_token.to_owned())?;
     let invite = admin
         .call(
@@ -91,7 +102,6 @@ pub async fn pipeline_user(base: &url::Url, admin_token: &str) -> anyhow::Result
     let token = invite["token"]
         .as_str()
         .context("the invite answered no token")?;
-    let password = random_password();
     admin
         .call(
             reqwest::Method::POST,
@@ -100,7 +110,49 @@ pub async fn pipeline_user(base: &url::Url, admin_token: &str) -> anyhow::Result
         )
         .await
         .context("accepting the pipeline user's invite")?;
-    login(&reqwest::Client::new(), base, PIPELINE_USER, &password).await
+    Ok(())
+}
+
+/// The demo's passwords, kept in its directory so that `--dir` can be used again.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Credentials {
+    admin: String,
+    pipeline: Option<String>,
+}
+
+impl Credentials {
+    fn path(dir: &std::path::Path) -> PathBuf {
+        dir.join("credentials.json")
+    }
+
+    /// The directory's, or new ones.
+    fn load(dir: &std::path::Path) -> anyhow::Result<Self> {
+        match std::fs::read_to_string(Self::path(dir)) {
+            Ok(text) => serde_json::from_str(&text)
+                .with_context(|| format!("{} is not the demo's", Self::path(dir).display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
+                admin: random_password(),
+                pipeline: None,
+            }),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", Self::path(dir).display())),
+        }
+    }
+
+    /// Written readable by its owner only: they are passwords.
+    fn save(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = Self::path(dir);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(serde_json::to_string(self)?.as_bytes())?;
+        Ok(())
+    }
 }
 
 /// The server's flags in the demo: life-cycle rules checked every second, so holdoffs and
@@ -141,8 +193,9 @@ pub async fn run(mut opts: DemoOptions) -> anyhow::Result<i32> {
         opts.sim.revisions = Some(3);
     }
     let bin = server::find_binary(opts.server_bin.as_deref())?;
-    let admin_password = random_password();
-    let server = ServerProcess::start(&bin, &dir, &admin_password, &server_args()).await?;
+    let mut credentials = Credentials::load(&dir)?;
+    credentials.save(&dir)?;
+    let server = ServerProcess::start(&bin, &dir, &credentials.admin, &server_args()).await?;
     // SIGINT, SIGTERM or SIGHUP stop the demo as `q` does: nothing is left running.
     let stop = CancellationToken::new();
     let signalled = tokio::spawn({
@@ -153,7 +206,7 @@ pub async fn run(mut opts: DemoOptions) -> anyhow::Result<i32> {
             signal
         }
     });
-    let outcome = with_server(&server, &admin_password, &opts, &stop).await;
+    let outcome = with_server(&server, &dir, &mut credentials, &opts, &stop).await;
     let stopped = server.stop().await;
     let code = match (outcome, signalled.is_finished()) {
         (Ok(_), true) => 128 + signalled.await.unwrap_or(2),
@@ -185,18 +238,24 @@ async fn terminated() -> i32 {
 
 async fn with_server(
     server: &ServerProcess,
-    admin_password: &str,
+    dir: &std::path::Path,
+    credentials: &mut Credentials,
     opts: &DemoOptions,
     stop: &CancellationToken,
 ) -> anyhow::Result<i32> {
-    let admin_token = login(
-        &reqwest::Client::new(),
-        &server.url,
-        "admin",
-        admin_password,
-    )
-    .await?;
-    let pipeline_token = pipeline_user(&server.url, &admin_token).await?;
+    let http = reqwest::Client::new();
+    let admin_token = login(&http, &server.url, "admin", &credentials.admin).await?;
+    let pipeline_password = match &credentials.pipeline {
+        Some(p) => p.clone(),
+        None => {
+            let p = random_password();
+            create_pipeline_user(&server.url, &admin_token, &p).await?;
+            credentials.pipeline = Some(p.clone());
+            credentials.save(dir)?;
+            p
+        }
+    };
+    let pipeline_token = login(&http, &server.url, PIPELINE_USER, &pipeline_password).await?;
     let api = Api::new(server.url.clone(), pipeline_token)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let simulator = tokio::spawn(sim::run(api.clone(), opts.sim.clone(), stop.clone(), tx));

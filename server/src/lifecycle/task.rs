@@ -8,7 +8,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::{Rule, sweep_rule};
-use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -38,16 +38,6 @@ impl Default for LifecycleConfig {
 }
 
 impl LifecycleConfig {
-    /// The rules' settings of the configuration; `None` with `--no-lifecycle`.
-    pub fn from_config(cfg: &Config) -> Option<Self> {
-        let secs = |s: u64| Duration::from_secs(s.max(1));
-        (!cfg.no_lifecycle).then(|| Self {
-            timeout_every: secs(cfg.lifecycle_timeout_interval_secs),
-            holdoff_every: secs(cfg.lifecycle_holdoff_interval_secs),
-            closing_every: secs(cfg.lifecycle_closing_interval_secs),
-        })
-    }
-
     /// The interval of `rule`.
     pub fn every(&self, rule: Rule) -> Duration {
         match rule {
@@ -74,14 +64,21 @@ pub fn spawn(state: &AppState) -> bool {
     );
     for rule in Rule::ALL {
         let (store, stop, every) = (state.store.clone(), state.shutdown.clone(), cfg.every(rule));
-        state.tasks.spawn(run(store, rule, every, stop));
+        let metrics = state.metrics.clone();
+        state.tasks.spawn(run(store, rule, every, stop, metrics));
     }
     true
 }
 
 /// Sweeps `rule` every `every` (the first at once) until `stop` is cancelled. An error ends
 /// only that round: a store outage skips sweeps until the store answers again.
-async fn run(store: Arc<dyn Store>, rule: Rule, every: Duration, stop: CancellationToken) {
+async fn run(
+    store: Arc<dyn Store>,
+    rule: Rule,
+    every: Duration,
+    stop: CancellationToken,
+    metrics: Arc<Metrics>,
+) {
     let mut tick = tokio::time::interval(every);
     // After a long sweep, wait a whole interval rather than running the missed ones at once.
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -90,7 +87,9 @@ async fn run(store: Arc<dyn Store>, rule: Rule, every: Duration, stop: Cancellat
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
-        match sweep_rule(&*store, rule, Timestamp::now(), &stop).await {
+        let swept = sweep_rule(&*store, rule, Timestamp::now(), &stop).await;
+        metrics.lifecycle_sweep(rule, &swept);
+        match swept {
             Ok(report) if report.changed() + report.failed > 0 => tracing::info!(
                 rule = rule.name(),
                 examined = report.examined,

@@ -8,7 +8,7 @@ use super::authz::may_edit;
 use super::models::{check_data, model_for_kind};
 use crate::error::{ApiError, ApiResult};
 use crate::events::NewEvent;
-use crate::extract::{from_body, json_body};
+use crate::extract::{from_body, from_field, json_body};
 use crate::store::{NodeWrite, Store, StoreResult, StoredUser};
 
 /// How many times a node write that lost a race (the node changed between its read and its
@@ -329,36 +329,36 @@ async fn patch_once(
         let loc = ["body", key.as_str()];
         any |= match key.as_str() {
             "state" => {
-                new_state = Some(from_body::<NodeState>(value, &loc)?);
+                new_state = Some(from_field::<NodeState>(value, &loc)?);
                 true
             }
             "result" => {
-                node.result = from_body::<Option<NodeResult>>(value, &loc)?;
+                node.result = from_field::<Option<NodeResult>>(value, &loc)?;
                 true
             }
             "artifacts" => {
-                node.artifacts = from_body(value, &loc)?;
+                node.artifacts = from_field(value, &loc)?;
                 normalise_artifacts(&mut node.artifacts).map_err(ApiError::BadRequest)?;
                 true
             }
             "data" => {
-                node.data = from_body(value, &loc)?;
+                node.data = from_field(value, &loc)?;
                 true
             }
             "debug" => {
-                node.debug = from_body(value, &loc)?;
+                node.debug = from_field(value, &loc)?;
                 true
             }
             "jobfilter" => {
-                node.jobfilter = from_body(value, &loc)?;
+                node.jobfilter = from_field(value, &loc)?;
                 true
             }
             "platform_filter" => {
-                node.platform_filter = from_body(value, &loc)?;
+                node.platform_filter = from_field(value, &loc)?;
                 true
             }
             "timeout" => {
-                let t: Option<Timestamp> = from_body(value, &loc)?;
+                let t: Option<Timestamp> = from_field(value, &loc)?;
                 node.timeout = t.ok_or_else(|| {
                     ApiError::BadRequest(
                         "1 validation error for Node\ntimeout\n  Input should be a valid datetime"
@@ -368,11 +368,11 @@ async fn patch_once(
                 true
             }
             "holdoff" => {
-                node.holdoff = from_body(value, &loc)?;
+                node.holdoff = from_field(value, &loc)?;
                 true
             }
             "processed_by_kcidb_bridge" => {
-                kcidb_given = Some(from_body::<bool>(value, &loc)?);
+                kcidb_given = Some(from_field::<bool>(value, &loc)?);
                 true
             }
             _ => false,
@@ -522,7 +522,7 @@ pub async fn batch_set(store: &dyn Store, user: &StoredUser, body: Value) -> Api
 }
 
 async fn batch_set_once(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<u64> {
-    #[derive(serde::Deserialize)]
+    #[derive(eserde::Deserialize)]
     struct NodeSet {
         nodes: Vec<String>,
         field: String,

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use maestro_common::UserGroupRef;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::nodes::page_param;
 use crate::auth::SuperUser;
@@ -34,7 +34,7 @@ struct GroupPage {
 }
 
 /// The body of `POST /user-groups`.
-#[derive(Deserialize)]
+#[derive(eserde::Deserialize)]
 struct NewGroup {
     name: String,
 }

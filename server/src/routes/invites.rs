@@ -16,18 +16,19 @@ use axum::{Extension, Json, Router};
 use jsonwebtoken::get_current_timestamp;
 use maestro_common::UserRead;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::users::user_read;
 use crate::auth::{SuperUser, TokenClaims};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_body, json_body};
+use crate::extract::{from_body, from_body_checked, json_body};
 use crate::nodes::ops::{new_id, parse_id};
 use crate::state::AppState;
 use crate::store::{StoreError, StoredUser};
 use crate::users::{
-    check_email_syntax, hash_password_blocking, resolve_groups, verify_password_blocking,
+    email_problem, hash_password_blocking, resolve_groups, username_problem,
+    verify_password_blocking,
 };
 
 pub(crate) mod base_url;
@@ -54,7 +55,7 @@ pub(crate) fn router() -> Router<AppState> {
 type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
 
 /// The body of `POST /user/invite`.
-#[derive(Deserialize)]
+#[derive(eserde::Deserialize)]
 struct InviteRequest {
     username: String,
     email: String,
@@ -76,31 +77,30 @@ fn yes() -> bool {
 
 impl InviteRequest {
     fn from_json(body: &Bytes) -> ApiResult<Self> {
-        let mut req: Self = from_body(json_body(body)?, &["body"])?;
-        check_email_syntax(&req.email)?;
+        let mut req: Self = from_body_checked(
+            json_body(body)?,
+            &["body"],
+            &[username_problem, email_problem, groups_problem],
+        )?;
         // As pydantic's EmailStr, the domain is normalised to lower case.
         if let Some((local, domain)) = req.email.split_once('@') {
             req.email = format!("{local}@{}", domain.to_lowercase());
         }
-        if req.username.is_empty() {
-            return Err(ApiError::unprocessable(
-                &["body", "username"],
-                "String should have at least 1 character",
-                "string_too_short",
-                Value::String(String::new()),
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if !req.groups.iter().all(|g| seen.insert(g)) {
-            return Err(ApiError::unprocessable(
-                &["body", "groups"],
-                "Value error, groups must be unique",
-                "value_error",
-                json!(req.groups),
-            ));
-        }
         Ok(req)
     }
+}
+
+/// The problem of a body's `groups` when they are strings but not unique.
+fn groups_problem(body: &Value) -> Option<Value> {
+    let groups = body.get("groups")?.as_array()?;
+    let mut seen = std::collections::HashSet::new();
+    let unique = groups
+        .iter()
+        .all(|g| g.as_str().is_none_or(|g| seen.insert(g)));
+    (!unique).then(|| {
+        json!({"type": "value_error", "loc": ["body", "groups"],
+               "msg": "Value error, groups must be unique", "input": groups})
+    })
 }
 
 /// The answer of `POST /user/invite`.
@@ -145,14 +145,14 @@ struct ResetClaims {
 
 /// `{"token": ..., "password": ...}`: the body of accept-invite and reset-password. No
 /// `Debug`: it holds a password.
-#[derive(Deserialize)]
+#[derive(eserde::Deserialize)]
 struct TokenAndPassword {
     token: String,
     password: String,
 }
 
 /// `{"email": ...}`: the body of forgot-password.
-#[derive(Deserialize)]
+#[derive(eserde::Deserialize)]
 struct EmailOnly {
     email: String,
 }
@@ -383,8 +383,7 @@ async fn send_best_effort(state: &AppState, user: &StoredUser, subject: &str, bo
 /// Always 202 `null`, so that nobody learns which emails have accounts. An active user
 /// gets a reset token by email.
 async fn forgot_password(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let EmailOnly { email } = from_body(json_body(&body)?, &["body"])?;
-    check_email_syntax(&email)?;
+    let EmailOnly { email } = from_body_checked(json_body(&body)?, &["body"], &[email_problem])?;
     let accepted = || (StatusCode::ACCEPTED, Json(Value::Null)).into_response();
     let Some(user) = state.store.find_user_by_email(&email).await? else {
         return Ok(accepted());

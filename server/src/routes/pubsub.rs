@@ -12,6 +12,7 @@ use crate::auth::{CurrentUser, SuperUser};
 use crate::error::ApiError;
 use crate::events::NewEvent;
 use crate::extract::{json_body, query_bool, query_pairs};
+use crate::metrics::SubscriberKind;
 use crate::pubsub::cloudevent::{CloudEventParts, cloudevent};
 use crate::pubsub::{Message, PubSubError, SubscriptionInfo, SubscriptionStats};
 use crate::state::AppState;
@@ -112,6 +113,14 @@ async fn listen(
         .listen(&*state.store, id, &user.username)
         .await
         .map_err(IntoResponse::into_response)?;
+    if msg.is_event() {
+        let kind = if state.pubsub.is_durable(id) {
+            SubscriberKind::Durable
+        } else {
+            SubscriberKind::LongPoll
+        };
+        state.metrics.events.delivered(kind);
+    }
     Ok(Json(msg))
 }
 

@@ -10,18 +10,18 @@ use axum::{Extension, Json, Router};
 use maestro_common::UserRead;
 use maestro_common::api::LoginResponse;
 use maestro_common::node::ObjectIdHex;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::{CurrentUser, SuperUser, VerifiedUser};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{from_body, query_pairs};
+use crate::extract::{from_body_checked, query_pairs};
 use crate::login_limit::client_address;
 use crate::routes::nodes::page_param;
 use crate::state::AppState;
 use crate::store::{StoredUser, UserFilter};
 use crate::users::{
-    UserUpdate, authenticate, check_credentials, check_email_syntax, hash_password_blocking,
+    UserUpdate, authenticate, check_credentials, email_problem, hash_password_blocking,
     object_body, update_account_as_admin, update_own_account,
 };
 
@@ -59,6 +59,44 @@ pub(crate) fn user_read(u: StoredUser) -> UserRead {
         is_verified: u.is_verified,
         username: u.username,
         groups: u.groups,
+    }
+}
+
+/// An item of `/users`: the Python server lists the whole user document less its password
+/// hash, so Beanie's `revision_id` (always null) comes second (kernelci-api.md section 9.1).
+#[derive(Serialize)]
+struct UserListItem {
+    id: String,
+    revision_id: Option<String>,
+    email: String,
+    is_active: bool,
+    is_superuser: bool,
+    is_verified: bool,
+    username: String,
+    groups: Vec<maestro_common::UserGroupRef>,
+}
+
+impl UserListItem {
+    fn of(u: StoredUser) -> Self {
+        let UserRead {
+            id,
+            email,
+            is_active,
+            is_superuser,
+            is_verified,
+            username,
+            groups,
+        } = user_read(u);
+        Self {
+            id,
+            revision_id: None,
+            email,
+            is_active,
+            is_superuser,
+            is_verified,
+            username,
+            groups,
+        }
     }
 }
 
@@ -156,7 +194,7 @@ async fn whoami(VerifiedUser(user): VerifiedUser) -> Json<UserRead> {
 /// A page of `/users`.
 #[derive(Serialize)]
 struct UserPage {
-    items: Vec<UserRead>,
+    items: Vec<UserListItem>,
     total: u64,
     limit: u64,
     offset: u64,
@@ -212,7 +250,7 @@ async fn list_users(
     let offset = page_param("offset", offset.as_deref(), 0, 0)?;
     let (users, total) = state.store.list_users(&filters, offset, limit).await?;
     Ok(Json(UserPage {
-        items: users.into_iter().map(user_read).collect(),
+        items: users.into_iter().map(UserListItem::of).collect(),
         total,
         limit,
         offset,
@@ -326,7 +364,7 @@ async fn update_password(
 }
 
 /// The body `/user/register` validates (`UserCreate`) before refusing; only its shape matters.
-#[derive(Deserialize)]
+#[derive(eserde::Deserialize)]
 #[allow(dead_code)]
 struct RegisterBody {
     email: String,
@@ -337,8 +375,7 @@ struct RegisterBody {
 /// `POST /user/register`: disabled. Superuser only, then the body is validated (422), then
 /// always 404.
 async fn register(SuperUser(_): SuperUser, body: Bytes) -> ApiResult<Json<Value>> {
-    let body: RegisterBody = from_body(object_body(&body)?, &["body"])?;
-    check_email_syntax(&body.email)?;
+    let _: RegisterBody = from_body_checked(object_body(&body)?, &["body"], &[email_problem])?;
     Err(ApiError::NotFound(
         "User registration is disabled; use /user/invite instead.".into(),
     ))

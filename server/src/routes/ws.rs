@@ -32,6 +32,7 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
             let session = crate::ws::serve(
                 state.store.clone(),
                 state.ws.clone(),
+                state.metrics.clone(),
                 state.shutdown.clone(),
                 sink,
                 stream,

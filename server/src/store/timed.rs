@@ -4,9 +4,12 @@
 //!
 //! A write that times out may still be applied afterwards (the database had it and
 //! answered late): the 503 means "outcome unknown", as a lost connection would.
+//!
+//! Being the one place every call passes, it also records each call's latency and the
+//! database's failures, and the events stored, in the server's [`Metrics`].
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use maestro_common::node::ObjectIdHex;
@@ -17,6 +20,7 @@ use super::{
     SubscriberState, UserFilter, UserGroup,
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
+use crate::metrics::{Metrics, StoreFailure};
 
 mod surface;
 
@@ -27,12 +31,23 @@ pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct TimedStore {
     inner: Arc<dyn Store>,
     timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl TimedStore {
-    /// `inner`, with each call bounded by `timeout`.
+    /// `inner`, with each call bounded by `timeout` (and recorded in metrics of its own).
     pub fn new(inner: Arc<dyn Store>, timeout: Duration) -> Self {
-        Self { inner, timeout }
+        Self::with_metrics(inner, timeout, Arc::default())
+    }
+
+    /// `inner`, with each call bounded by `timeout` and recorded in `metrics`.
+    pub fn with_metrics(inner: Arc<dyn Store>, timeout: Duration, metrics: Arc<Metrics>) -> Self {
+        metrics.register_store(inner.backend_name());
+        Self {
+            inner,
+            timeout,
+            metrics,
+        }
     }
 
     async fn bound<T>(
@@ -40,8 +55,17 @@ impl TimedStore {
         what: &'static str,
         call: impl Future<Output = StoreResult<T>> + Send,
     ) -> StoreResult<T> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
+        let started = Instant::now();
+        let (result, failure) = match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => {
+                let failure = match &result {
+                    Err(StoreError::Unavailable(_)) => Some(StoreFailure::Unavailable),
+                    Err(StoreError::Backend(_)) => Some(StoreFailure::Other),
+                    // Answers about the data (not found, conflict, ...), not failures.
+                    _ => None,
+                };
+                (result, failure)
+            }
             Err(_) => {
                 tracing::warn!(
                     call = what,
@@ -49,12 +73,16 @@ impl TimedStore {
                     store = self.inner.backend_name(),
                     "store call timed out; answering 503"
                 );
-                Err(StoreError::Unavailable(format!(
+                let e = StoreError::Unavailable(format!(
                     "The database did not answer within {} s",
                     self.timeout.as_secs_f64()
-                )))
+                ));
+                (Err(e), Some(StoreFailure::Timeout))
             }
-        }
+        };
+        self.metrics
+            .store_call(self.backend_name(), what, started.elapsed(), failure);
+        result
     }
 }
 
@@ -110,11 +138,16 @@ impl Store for TimedStore {
         writes: Vec<NodeWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
-        self.bound(
-            "write_nodes_with_event",
-            self.inner.write_nodes_with_event(writes, event),
-        )
-        .await
+        let written = self
+            .bound(
+                "write_nodes_with_event",
+                self.inner.write_nodes_with_event(writes, event),
+            )
+            .await;
+        if let Ok(Some(event)) = &written {
+            self.metrics.events.published(&event.record.channel);
+        }
+        written
     }
 
     fn event_log(&self) -> &Arc<EventLog> {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::Hub;
 use super::filter::Selector;
 use crate::events::{SharedEvent, Since};
+use crate::metrics::{Metrics, SubscriberKind};
 use crate::store::Store;
 
 /// Events taken from the in-memory log per read.
@@ -61,6 +62,7 @@ const INBOX: usize = 16;
 pub(super) async fn run<S, R, E>(
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     sink: S,
     stream: R,
@@ -78,6 +80,7 @@ pub(super) async fn run<S, R, E>(
     let pump = Pump {
         store,
         hub,
+        metrics,
         shutdown: shutdown.clone(),
         tx,
         sub: None,
@@ -112,6 +115,7 @@ where
 struct Pump {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tx: mpsc::Sender<Out>,
     sub: Option<Sub>,
@@ -164,7 +168,10 @@ impl Pump {
 
     fn render(&self, item: Item) -> Out {
         match item {
-            Item::Event(e) => Out::Text(self.hub.frames.get(&e, &self.hub.config.source)),
+            Item::Event(e) => {
+                self.metrics.events.delivered(SubscriberKind::WebSocket);
+                Out::Text(self.hub.frames.get(&e, &self.hub.config.source))
+            }
             Item::Msg(m) => Out::Text(text(&m)),
         }
     }

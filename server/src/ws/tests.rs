@@ -36,7 +36,14 @@ async fn session(window: usize, buffer: usize) -> Session {
     let (sink, from_server) = mpsc::channel(0);
     let (to_server, stream) = mpsc::channel(8);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(serve(store.clone(), hub, shutdown.clone(), sink, stream));
+    let task = tokio::spawn(serve(
+        store.clone(),
+        hub,
+        Arc::default(),
+        shutdown.clone(),
+        sink,
+        stream,
+    ));
     Session {
         to_server,
         from_server,
@@ -197,7 +204,14 @@ async fn a_client_that_stops_reading_is_dropped_after_the_stall_timeout() {
     let (sink, mut from_server) = mpsc::channel(0);
     let (mut to_server, stream): (ClientTx, _) = mpsc::channel(8);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(serve(store.clone(), hub, shutdown, sink, stream));
+    let task = tokio::spawn(serve(
+        store.clone(),
+        hub,
+        Arc::default(),
+        shutdown,
+        sink,
+        stream,
+    ));
     let text = serde_json::to_string(&subscribe(None)).unwrap();
     to_server
         .send(Ok(Message::Text(text.into())))

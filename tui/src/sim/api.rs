@@ -8,6 +8,21 @@ use anyhow::{Context, anyhow, bail};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+/// The server refused a call: its status and `detail` (an error of [`Api`]'s calls that
+/// callers can tell apart with `downcast_ref`).
+#[derive(Debug, thiserror::Error)]
+#[error("{method} {path}: {status}: {detail}")]
+pub struct Refused {
+    /// The method.
+    pub method: Method,
+    /// The API path.
+    pub path: String,
+    /// The status.
+    pub status: StatusCode,
+    /// The `detail`, or the start of the body.
+    pub detail: String,
+}
+
 /// A client with the pipeline's token.
 #[derive(Clone, Debug)]
 pub struct Api {
@@ -83,7 +98,13 @@ impl Api {
                             | StatusCode::SERVICE_UNAVAILABLE
                             | StatusCode::GATEWAY_TIMEOUT
                     ) {
-                        bail!("{method} {path}: {status}: {}", detail(&text));
+                        return Err(Refused {
+                            method,
+                            path: path.to_owned(),
+                            status,
+                            detail: detail(&text),
+                        }
+                        .into());
                     }
                     format!("{status}: {}", detail(&text))
                 }

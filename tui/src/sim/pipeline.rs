@@ -25,6 +25,29 @@ const CHECKOUT_TIMEOUT_SECS: f64 = 3.0 * 3600.0;
 /// How long a kbuild may take.
 const BUILD_TIMEOUT_SECS: f64 = 3600.0;
 
+/// Seconds a node may take at `--rate` before the server's timeout rule closes it: `secs`
+/// scaled, but never under `MIN_TIMEOUT_SECS`, which a fast rate must not cut into: the
+/// server's rules run every few seconds and a loaded server answers in more than the
+/// scaled run time, so shorter timeouts would close nodes that are about to report.
+fn timeout_secs(sim: &Sim, secs: f64) -> f64 {
+    (secs / sim.opts.rate).max(MIN_TIMEOUT_SECS)
+}
+
+/// See [`timeout_secs`].
+const MIN_TIMEOUT_SECS: f64 = 15.0;
+
+/// A holdoff at `--rate`: `secs` scaled, but at least `MIN_HOLDOFF_SECS`. The holdoff is
+/// the scheduler's window to add children after the `available` event; once it passes
+/// with none pending, the server closes the node, and children added later would hang
+/// under a `done` parent. Events reach the simulator a little after they happen (more
+/// under load), so the window cannot shrink with the rate.
+fn holdoff_secs(sim: &Sim, secs: f64) -> f64 {
+    (secs / sim.opts.rate).max(MIN_HOLDOFF_SECS)
+}
+
+/// See [`holdoff_secs`].
+const MIN_HOLDOFF_SECS: f64 = 5.0;
+
 /// `tree/branch describe`.
 pub(super) fn label(r: &Revision) -> String {
     format!("{}/{} {}", r.tree.name, r.tree.branch, r.describe)
@@ -61,7 +84,7 @@ async fn checkout(sim: Arc<Sim>, revision: Revision) {
     let body = nodes::checkout(
         &kernel_revision,
         &treeid,
-        CHECKOUT_TIMEOUT_SECS / sim.opts.rate,
+        timeout_secs(&sim, CHECKOUT_TIMEOUT_SECS),
     );
     let mut node = match sim.api.create_node(&body).await {
         Ok(n) => n,
@@ -116,7 +139,7 @@ async fn checkout(sim: Arc<Sim>, revision: Revision) {
         };
         node["state"] = json!("available");
         node["result"] = json!("pass");
-        node["holdoff"] = json!(nodes::in_secs(CHECKOUT_HOLDOFF_SECS / sim.opts.rate));
+        node["holdoff"] = json!(nodes::in_secs(holdoff_secs(&sim, CHECKOUT_HOLDOFF_SECS)));
         node["artifacts"] = json!({"tarball": url});
     }
     if let Err(e) = sim.api.update_node(&node).await {
@@ -170,7 +193,7 @@ async fn run_build(
         extra,
         retry,
         retry_by.as_deref(),
-        BUILD_TIMEOUT_SECS / sim.opts.rate,
+        timeout_secs(&sim, BUILD_TIMEOUT_SECS),
     );
     let mut node = match sim.api.create_node(&body).await {
         Ok(n) => n,
@@ -256,7 +279,7 @@ async fn run_build(
     plan::end_build(
         &mut node,
         &end,
-        nodes::in_secs(BUILD_HOLDOFF_SECS / sim.opts.rate),
+        nodes::in_secs(holdoff_secs(&sim, BUILD_HOLDOFF_SECS)),
     );
     if let Err(e) = sim.api.update_node(&node).await {
         sim.warn(format!("kbuild {name}: {e:#}"));
@@ -335,7 +358,7 @@ async fn run_job(
         retry,
         retry_by.as_deref(),
         // A lost job is closed by the server this long after it started.
-        (expected * 2.0 + 20.0) / sim.opts.rate,
+        timeout_secs(&sim, expected * 2.0 + 20.0),
     );
     let mut node = match sim.api.create_node(&body).await {
         Ok(n) => n,

@@ -59,7 +59,9 @@ pub(super) async fn listen(sim: Arc<Sim>, sub: Subscription) {
             },
             Ok(None) => {}
             Err(e) => {
-                let gone = e.to_string().contains("404");
+                let gone = e
+                    .downcast_ref::<super::api::Refused>()
+                    .is_some_and(|r| r.status == reqwest::StatusCode::NOT_FOUND);
                 sim.warn(format!("listening on {}: {e:#}", sub.channel));
                 if gone && let Err(e) = sub.reopen(&sim).await {
                     sim.warn(format!("cannot subscribe again to {}: {e:#}", sub.channel));

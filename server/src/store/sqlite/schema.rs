@@ -42,8 +42,13 @@ CREATE INDEX IF NOT EXISTS node_parent ON node (parent, id);
 CREATE INDEX IF NOT EXISTS node_kind_created ON node (kind, created);
 CREATE INDEX IF NOT EXISTS node_kind_id ON node (kind, id);
 CREATE INDEX IF NOT EXISTS node_kind_state ON node (kind, state);
-CREATE INDEX IF NOT EXISTS node_state_timeout ON node (state, timeout);
--- The holdoff rule of the life-cycle sweep (lifecycle.rs), paged by (holdoff, id).
+-- The timeout service's query (`state=running&timeout__lt=`), and the timeout and closing
+-- rules of the life-cycle sweep (lifecycle.rs), paged by (timeout, id): with `id` in the
+-- index a page is read in order, with no sort of the nodes sharing one timeout. It
+-- replaces the `(state, timeout)` index of older files (built once when such a file opens).
+CREATE INDEX IF NOT EXISTS node_state_timeout_id ON node (state, timeout, id);
+DROP INDEX IF EXISTS node_state_timeout;
+-- The holdoff rule of the life-cycle sweep, paged by (holdoff, id).
 CREATE INDEX IF NOT EXISTS node_state_holdoff ON node (state, holdoff, id);
 CREATE INDEX IF NOT EXISTS node_treeid ON node (treeid, id);
 CREATE INDEX IF NOT EXISTS node_owner ON node (owner, id);

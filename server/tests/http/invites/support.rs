@@ -8,7 +8,7 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use maestro_server::app;
-use maestro_server::mail::{MailConfig, Mailer, SmtpTls};
+use maestro_server::mail::{MailSettings, Mailer, SmtpTls};
 use maestro_server::state::Onboarding;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -89,7 +89,7 @@ pub(crate) fn now() -> u64 {
 }
 
 pub(crate) fn with_mail(app: &mut TestApp, port: u16) {
-    let mailer = Mailer::new(&MailConfig {
+    let mailer = Mailer::new(&MailSettings {
         host: "127.0.0.1".into(),
         port,
         tls: SmtpTls::None,
@@ -201,7 +201,11 @@ impl Logs {
             .with_ansi(false)
             .with_writer(move || sink.clone())
             .finish();
-        tracing::subscriber::set_default(subscriber)
+        let guard = tracing::subscriber::set_default(subscriber);
+        // Tests on other threads, with no subscriber, may have registered a callsite while
+        // this one was being set: its cached interest ("never") would hide its lines here.
+        tracing::callsite::rebuild_interest_cache();
+        guard
     }
 
     pub(crate) fn text(&self) -> String {
