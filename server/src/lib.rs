@@ -82,7 +82,8 @@ pub async fn open_store_with_metrics(
                 },
             )
             .await
-            .context("connecting to MongoDB")?,
+            .context("connecting to MongoDB")?
+            .with_write_transactions(cfg.mongodb_write_transactions),
         ),
         None => Arc::new(
             store::sqlite::SqliteStore::open_with(

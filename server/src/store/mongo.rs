@@ -61,7 +61,16 @@ pub struct MongoStore {
     no_transactions: AtomicBool,
     /// `maxTimeMS` of the queries that take a client's filter.
     max_time: Duration,
+    /// Event-producing write transactions this server runs at once (the others wait
+    /// their turn here): concurrent transactions that insert into the same collections
+    /// conflict on some MongoDB-wire servers, and a storm of conflict retries then starves
+    /// every writer (`--mongodb-write-transactions`).
+    write_permits: tokio::sync::Semaphore,
 }
+
+/// Write transactions a store runs at once unless told otherwise (the server's option has
+/// the same default, `config::defaults`).
+pub const DEFAULT_WRITE_TRANSACTIONS: usize = 1;
 
 /// How long the MongoDB store waits for the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,7 +161,15 @@ impl MongoStore {
             db,
             no_transactions: AtomicBool::new(false),
             max_time: timeouts.max_time,
+            write_permits: tokio::sync::Semaphore::new(DEFAULT_WRITE_TRANSACTIONS),
         })
+    }
+
+    /// At most `n` (at least one) event-producing write transactions of this server at once.
+    #[must_use]
+    pub fn with_write_transactions(mut self, n: usize) -> Self {
+        self.write_permits = tokio::sync::Semaphore::new(n.max(1));
+        self
     }
 
     /// Name of the database, so that tests can connect to it again.

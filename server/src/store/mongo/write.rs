@@ -122,6 +122,12 @@ async fn write_batch(
     prepared: &[Prepared],
     event: Option<&NewEvent>,
 ) -> StoreResult<Option<StoredEvent>> {
+    // Held to the end, retries included: a conflicting attempt must not let another in.
+    let _permit = store
+        .write_permits
+        .acquire()
+        .await
+        .map_err(|_| StoreError::Unavailable("the store is closing".into()))?;
     if !store.no_transactions.load(Ordering::Relaxed) {
         match in_transaction(store, prepared, event).await {
             Err(Failure::Driver(e)) if transactions_unsupported(&e) => {
