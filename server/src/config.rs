@@ -168,6 +168,14 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_MONGODB_MAX_TIME_MS", default_value_t = 4_000)]
     pub mongodb_max_time_ms: u64,
 
+    /// Write transactions (node writes, publishes) this server runs on MongoDB at once;
+    /// further writes wait their turn. 1 (the default) serialises this server's writes:
+    /// on the MongoDB-wire test server, concurrent transactions inserting into one
+    /// collection conflict and their retries starved every writer (publishes at 1,000/s
+    /// stalled). On a real replica set, raise it for many concurrent writers.
+    #[arg(long, env = "MAESTRO_MONGODB_WRITE_TRANSACTIONS", default_value_t = defaults::MONGODB_WRITE_TRANSACTIONS)]
+    pub mongodb_write_transactions: usize,
+
     /// Open client connections at most (0: the soft open-file limit, raised at start as far
     /// as the hard limit allows, less 256); further connections wait in the listen backlog.
     #[arg(long, env = "MAESTRO_MAX_CONNECTIONS", default_value_t = 0)]
@@ -263,6 +271,11 @@ impl Config {
             ),
             ("--store-timeout-ms", self.store_timeout_ms, 3_600_000),
             ("--mongodb-max-time-ms", self.mongodb_max_time_ms, 3_600_000),
+            (
+                "--mongodb-write-transactions",
+                self.mongodb_write_transactions as u64,
+                1_024,
+            ),
             (
                 "--lifecycle-timeout-interval-secs",
                 self.lifecycle_timeout_interval_secs,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 pub mod log;
 
-pub use log::{EventLimits, EventLog, Since};
+pub use log::{EventLimits, EventLog, Resolved, Since};
 
 /// An event to store with (or without) a node write.
 #[derive(Clone, Debug, PartialEq)]

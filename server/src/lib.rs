@@ -15,6 +15,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod data_lock;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -82,7 +83,8 @@ pub async fn open_store_with_metrics(
                 },
             )
             .await
-            .context("connecting to MongoDB")?,
+            .context("connecting to MongoDB")?
+            .with_write_transactions(cfg.mongodb_write_transactions),
         ),
         None => Arc::new(
             store::sqlite::SqliteStore::open_with(

@@ -20,6 +20,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&cfg.log))
         .init();
+    // Before the store opens: a second server on one SQLite directory is refused.
+    let _data_lock = match cfg.mongodb_uri {
+        None => Some(maestro_server::data_lock::acquire(&cfg.data_dir)?),
+        Some(_) => None,
+    };
     // Before the state is built: the connection bound is set below this limit.
     let nofile = maestro_server::serve::raise_nofile_limit();
     let state = maestro_server::build_state(&cfg).await?;
@@ -33,7 +38,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         max_connections = state.conn_limits.max_connections,
         "serving"
     );
-    maestro_server::run(state, listener, shutdown_signal()).await
+    let store = state.store.clone();
+    let served = maestro_server::run(state, listener, shutdown_signal()).await;
+    // A clean stop: the other servers on a shared database need not wait to find out.
+    // Bounded: the driver's shutdown waits for operations still running.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.close()).await;
+    served
 }
 
 /// Runs an admin command; errors are one line on stderr and exit code 1.

@@ -8,17 +8,19 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use maestro_common::Timestamp;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::store::{Store, StoreError, SubscriberState};
 
+mod api;
 pub mod cloudevent;
 mod counts;
 mod cursor;
 pub mod lists;
+pub mod shared_lists;
 mod subscription;
 
+pub use api::{PubSubError, SubscriptionInfo, SubscriptionStats};
 pub use cloudevent::{DEFAULT_SOURCE, Message};
 pub use counts::SubscriptionCounts;
 use cursor::{Cursor, Interest};
@@ -86,76 +88,16 @@ impl PubSubConfig {
     }
 }
 
-/// Why a subscription call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PubSubError {
-    /// No subscription has this id.
-    #[error("Subscription id not found: 'Subscription {0} not found'")]
-    NotFound(u64),
-    /// The subscription belongs to another user.
-    #[error("Subscription {id} not owned by {user}")]
-    NotOwner {
-        /// The subscription.
-        id: u64,
-        /// The caller.
-        user: String,
-    },
-    /// The durable `subscriber_id` belongs to another user.
-    #[error("Subscriber id '{0}' is in use by another user")]
-    SubscriberTaken(String),
-    /// The user holds as many subscriptions as allowed.
-    #[error(
-        "User {user} holds {limit} subscriptions, the most allowed; unsubscribe from some first"
-    )]
-    TooMany {
-        /// The caller.
-        user: String,
-        /// The bound.
-        limit: usize,
-    },
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// What `POST /subscribe` answers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct SubscriptionInfo {
-    /// The subscription id.
-    pub id: u64,
-    /// Its channel.
-    pub channel: String,
-    /// The owner's username.
-    pub user: String,
-    /// Whether it receives every user's events.
-    pub promiscuous: bool,
-}
-
-/// One line of `GET /stats/subscriptions`.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct SubscriptionStats {
-    /// The subscription id.
-    pub id: u64,
-    /// Its channel.
-    pub channel: String,
-    /// The owner's username.
-    pub user: String,
-    /// Whether it receives every user's events (the Python server always said false).
-    pub promiscuous: bool,
-    /// When it was made.
-    pub created: Timestamp,
-    /// When it was last listened to.
-    pub last_poll: Option<Timestamp>,
-}
-
 /// The subscription registry, the queues of `/push` and `/pop`, and their settings.
 pub struct PubSub {
     cfg: PubSubConfig,
     next_id: AtomicU64,
     subs: RwLock<HashMap<u64, Arc<Subscription>>>,
     dormant: Mutex<BTreeMap<u64, Dormant>>,
-    /// The `/push` and `/pop` queues.
+    /// The `/push` and `/pop` queues, when the store does not keep them.
     pub lists: lists::Lists,
+    /// This server's consumers of the `/push` and `/pop` lists a shared store keeps.
+    pub shared_lists: shared_lists::SharedLists,
 }
 
 impl Default for PubSub {
@@ -180,6 +122,7 @@ impl PubSub {
             subs: RwLock::new(HashMap::new()),
             dormant: Mutex::new(BTreeMap::new()),
             lists: lists::Lists::default(),
+            shared_lists: shared_lists::SharedLists::default(),
         }
     }
 
@@ -188,11 +131,20 @@ impl PubSub {
         &self.cfg
     }
 
-    /// A new subscription id. Ids come from the wall clock in milliseconds, and at least one
-    /// above the last: they keep growing across restarts without anything stored, as long
-    /// as fewer than 1,000 subscriptions a second are made on average (and the clock does
-    /// not go back).
-    fn allocate_id(&self) -> u64 {
+    /// A new subscription id: from a store several servers share, unique among them (so a
+    /// server never takes another's subscription for one of its own); else from the clock.
+    async fn allocate_id(&self, store: &dyn Store) -> Result<u64, PubSubError> {
+        match store.new_subscription_id().await? {
+            Some(id) => Ok(id),
+            None => Ok(self.clock_id()),
+        }
+    }
+
+    /// A subscription id from the wall clock in milliseconds, and at least one above the
+    /// last: ids keep growing across restarts without anything stored, as long as fewer
+    /// than 1,000 subscriptions a second are made on average (and the clock does not go
+    /// back).
+    fn clock_id(&self) -> u64 {
         let now = now_millis();
         let prev = self
             .next_id
@@ -236,7 +188,7 @@ impl PubSub {
             None => Cursor::at(store.event_log().head()),
             Some(sid) => Cursor::at(durable_position(store, sid, &interest).await?),
         };
-        let id = self.allocate_id();
+        let id = self.allocate_id(store).await?;
         let sub = Subscription::new(id, interest, subscriber_id.map(str::to_owned), cursor);
         if let Ok(mut subs) = self.subs.write() {
             // Counted and inserted under one lock, so concurrent subscribes cannot overshoot.
@@ -277,19 +229,26 @@ impl PubSub {
                 Err(not_owner())
             };
         }
+        let not_found = || {
+            if store.is_shared() {
+                PubSubError::NotHere(id)
+            } else {
+                PubSubError::NotFound(id)
+            }
+        };
         let dormant = self
             .dormant
             .lock()
             .ok()
             .and_then(|d| d.get(&id).cloned())
-            .ok_or(PubSubError::NotFound(id))?;
+            .ok_or_else(not_found)?;
         if dormant.interest.user != user {
             return Err(not_owner());
         }
         let state = store
             .find_subscriber(&dormant.subscriber_id)
             .await?
-            .ok_or(PubSubError::NotFound(id))?;
+            .ok_or_else(not_found)?;
         if let Ok(mut d) = self.dormant.lock() {
             d.remove(&id);
         }

@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 mod events;
 mod groups;
+mod health;
 pub(crate) mod invites;
 mod kv;
 mod metrics;
@@ -40,8 +41,9 @@ type PartDocs = fn() -> utoipa::openapi::OpenApi;
 /// Every part of the API: its routes and their documentation side by side, so a part
 /// cannot be served undocumented (`openapi.rs` merges the documents; `tests/http/openapi.rs`
 /// checks that each `.route(...)` of the sources is in it).
-pub(crate) const PARTS: [(PartRouter, PartDocs); 14] = [
+pub(crate) const PARTS: [(PartRouter, PartDocs); 15] = [
     (own_router, <Docs as OpenApi>::openapi),
+    (health::router, <health::Docs as OpenApi>::openapi),
     (root::router, <root::Docs as OpenApi>::openapi),
     (nodes::router, <nodes::Docs as OpenApi>::openapi),
     (users::router, <users::Docs as OpenApi>::openapi),

@@ -13,11 +13,13 @@ use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
 pub mod kv;
 pub mod mongo;
+pub mod shared;
 pub mod sqlite;
 pub mod telemetry;
 pub mod timed;
 
 pub use kv::KvStore;
+pub use shared::SharedStore;
 pub use telemetry::TelemetryStore;
 
 /// A boxed error from a storage driver.
@@ -219,9 +221,10 @@ pub struct SubscriberState {
 }
 
 /// Everything the API stores. Implementations must be safe to share between requests.
-/// The key/value values are in [`KvStore`], telemetry in [`TelemetryStore`].
+/// The key/value values are in [`KvStore`], telemetry in [`TelemetryStore`], what several
+/// servers share in [`SharedStore`].
 #[async_trait]
-pub trait Store: KvStore + TelemetryStore + Send + Sync + 'static {
+pub trait Store: KvStore + TelemetryStore + SharedStore + Send + Sync + 'static {
     /// Short name of the backend for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;
 

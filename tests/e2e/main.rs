@@ -8,4 +8,5 @@ mod monitor;
 mod nodes;
 mod pages;
 mod pubsub;
+mod scale;
 mod surface;

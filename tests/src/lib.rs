@@ -117,6 +117,8 @@ pub struct Server {
     data_dir: PathBuf,
     backend: Backend,
     log: PathBuf,
+    /// Arguments given after the harness's own.
+    args: Vec<String>,
 }
 
 fn free_port() -> SocketAddr {
@@ -128,13 +130,59 @@ impl Server {
     /// Starts a server with a new data directory under `root`.
     pub fn start(root: &Path, backend: Backend) -> Self {
         let data_dir = root.join("data");
-        Self::start_in(data_dir, backend, free_port())
+        Self::start_in(data_dir, backend, free_port(), Vec::new())
     }
 
     /// Starts a server on `data_dir` (made if missing, kept if not): for a store prepared
     /// beforehand, e.g. by [`admin_command`].
     pub fn start_with_data_dir(data_dir: PathBuf, backend: Backend) -> Self {
-        Self::start_in(data_dir, backend, free_port())
+        Self::start_in(data_dir, backend, free_port(), Vec::new())
+    }
+
+    /// Starts a server on `data_dir` with more command-line arguments (kept for a restart):
+    /// for several servers on one database, which need one `--secret-key`.
+    pub fn start_with_args(data_dir: PathBuf, backend: Backend, args: &[&str]) -> Self {
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
+        Self::start_in(data_dir, backend, free_port(), args)
+    }
+
+    /// Starts `maestro-server` as [`Server::start_with_args`] would, and waits for it to
+    /// exit: for a server expected to refuse to start. Its exit status (`None` when it was
+    /// still running after `START_TIMEOUT`, and was killed) and stderr.
+    pub fn run_to_exit(
+        data_dir: &Path,
+        backend: &Backend,
+        args: &[&str],
+    ) -> (Option<std::process::ExitStatus>, String) {
+        let log = data_dir.with_extension("refused.log");
+        let mut cmd = Self::command(data_dir, backend, free_port());
+        cmd.args(args)
+            .stderr(std::fs::File::create(&log).expect("creating the server log"));
+        let mut child = cmd.spawn().expect("starting maestro-server");
+        let deadline = Instant::now() + START_TIMEOUT;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                _ if Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        (status, std::fs::read_to_string(&log).unwrap_or_default())
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process with SIGKILL (a crash: no clean shutdown).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The server's data directory.
@@ -147,27 +195,36 @@ impl Server {
         &self.backend
     }
 
-    fn start_in(data_dir: PathBuf, backend: Backend, addr: SocketAddr) -> Self {
-        let log = data_dir.with_extension(format!("{}.log", addr.port()));
-        std::fs::create_dir_all(&data_dir).expect("creating the data dir");
+    /// The command of a server on `data_dir` and `backend` listening on `addr`.
+    fn command(data_dir: &Path, backend: &Backend, addr: SocketAddr) -> Command {
         let mut cmd = Command::new(server_binary());
         cmd.arg("--bind")
             .arg(addr.to_string())
             .arg("--data-dir")
-            .arg(&data_dir)
+            .arg(data_dir)
             .env("MAESTRO_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env_remove("SECRET_KEY")
             .env_remove("MONGO_SERVICE")
             .env_remove("MAESTRO_MONGODB_URI")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("creating the server log"));
-        if let Backend::Mongo { uri, database } = &backend {
+            .stdout(Stdio::null());
+        if let Backend::Mongo { uri, database } = backend {
             cmd.arg("--mongodb-uri")
                 .arg(uri)
                 .arg("--mongodb-database")
                 .arg(database);
         }
+        cmd
+    }
+
+    fn start_in(data_dir: PathBuf, backend: Backend, addr: SocketAddr, args: Vec<String>) -> Self {
+        let log = data_dir.with_extension(format!("{}.log", addr.port()));
+        std::fs::create_dir_all(&data_dir).expect("creating the data dir");
+        let mut cmd = Self::command(&data_dir, &backend, addr);
+        let file = std::fs::File::create(&log).expect("creating the server log");
+        // The server logs to stdout: into the same file, for failure messages.
+        let out = file.try_clone().expect("the server log");
+        cmd.args(&args).stdout(out).stderr(file);
         let child = cmd.spawn().expect("starting maestro-server");
         let mut server = Self {
             child,
@@ -176,6 +233,7 @@ impl Server {
             data_dir,
             backend,
             log,
+            args,
         };
         server.wait_ready();
         server
@@ -198,7 +256,7 @@ impl Server {
         );
     }
 
-    /// What the server wrote to stderr.
+    /// What the server wrote (its log and any panic).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -209,8 +267,9 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let (dir, backend, addr) = (self.data_dir.clone(), self.backend.clone(), self.addr);
+        let args = std::mem::take(&mut self.args);
         std::mem::forget(self);
-        Self::start_in(dir, backend, addr)
+        Self::start_in(dir, backend, addr, args)
     }
 
     /// An HTTP client for this server.

@@ -10,3 +10,6 @@ pub const INVITE_TOKEN_LIFETIME_SECS: u64 = 604_800;
 
 /// The SMTP submission port, with STARTTLS.
 pub const SMTP_PORT: u16 = 587;
+
+/// Event-producing MongoDB write transactions a server runs at once.
+pub const MONGODB_WRITE_TRANSACTIONS: usize = 1;

@@ -1,13 +1,14 @@
 //! `EventLog`: the most recent events in sequence order, in memory, with a watch channel
-//! that wakes listeners when the head moves. Stores push to it right after each commit,
-//! in commit order; readers that fall behind its window read the store instead.
+//! that wakes listeners when the head moves. Stores push to it right after each commit, in
+//! sequence order (the MongoDB store through its feed, which also names the numbers that
+//! no event will ever have: holes); readers that fall behind its window read the store.
 //!
 //! The window is bounded by count and by bytes, and keeps events serialised (compact JSON):
 //! a parsed `serde_json` tree costs 10 to 40 times its text, so a window of parsed events
 //! could not be bounded by bytes honestly. Only a short hot tail (the newest events, which
 //! live listeners read) is also kept parsed, so that fan-out to many listeners shares one
 //! tree per event instead of decoding it for each.
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io;
 use std::sync::Arc;
 use std::sync::RwLock;
@@ -37,6 +38,19 @@ const HOT_BYTES: usize = 2 << 20;
 /// Serialised bytes one [`EventLog::since`] returns at most (at least one event): a reader
 /// does not parse a whole window at once.
 const SINCE_BYTES: usize = 8 << 20;
+
+/// Holes remembered in the window's range, at most; beyond, the window is emptied (readers
+/// then read the store).
+const MAX_HOLES: usize = 4_096;
+
+/// What a store passes on for one sequence number, in order.
+#[derive(Clone, Debug)]
+pub enum Resolved {
+    /// Its committed event.
+    Event(SharedEvent),
+    /// No event will ever have this number.
+    Hole(u64),
+}
 
 /// The size limits of a log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +95,10 @@ struct Window {
     /// How many of the newest slots are parsed, and their bytes.
     hot_len: usize,
     hot_bytes: usize,
+    /// The holes among the window's numbers (and just past its newest event).
+    holes: BTreeSet<u64>,
+    /// The newest number resolved: the last event's, or a later hole's.
+    resolved: u64,
 }
 
 impl Window {
@@ -91,7 +109,20 @@ impl Window {
                 self.hot_len -= 1;
                 self.hot_bytes -= old.json.len();
             }
+            // Holes below the oldest event left cannot matter to a reader of the window.
+            self.holes = self.holes.split_off(&old.seq);
         }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.holes.clear();
+        (self.bytes, self.hot_len, self.hot_bytes) = (0, 0, 0);
+    }
+
+    /// Whether every number from `from` up to (not including) `to` is a hole.
+    fn holes_only(&self, from: u64, to: u64) -> bool {
+        to <= from || self.holes.range(from..to).count() as u64 == to - from
     }
 
     /// Drops the trees of the oldest hot slots beyond the hot tail's bounds.
@@ -145,7 +176,10 @@ impl EventLog {
     pub fn new(head: u64, capacity: usize) -> Self {
         let limits = EventLimits::default();
         Self {
-            window: RwLock::new(Window::default()),
+            window: RwLock::new(Window {
+                resolved: head,
+                ..Window::default()
+            }),
             capacity: capacity.max(1),
             window_bytes: AtomicUsize::new(limits.window_bytes),
             max_event_bytes: AtomicUsize::new(limits.max_event_bytes),
@@ -180,24 +214,43 @@ impl EventLog {
 
     /// Appends committed events; they must come in increasing sequence order.
     pub fn push(&self, events: impl IntoIterator<Item = SharedEvent>) {
+        self.push_resolved(events.into_iter().map(Resolved::Event));
+    }
+
+    /// Appends committed events and holes, in increasing sequence order: a reader of the
+    /// window passes a hole without asking the store for it.
+    pub fn push_resolved(&self, items: impl IntoIterator<Item = Resolved>) {
         let mut newest = None;
         let max_bytes = self.window_bytes.load(Ordering::Relaxed);
         {
             let Ok(mut w) = self.window.write() else {
                 return;
             };
-            for e in events {
+            for item in items {
+                let e = match item {
+                    Resolved::Hole(seq) => {
+                        if seq > w.resolved {
+                            w.resolved = seq;
+                            w.holes.insert(seq);
+                            if w.holes.len() > MAX_HOLES {
+                                w.clear();
+                            }
+                        }
+                        continue;
+                    }
+                    Resolved::Event(e) => e,
+                };
                 if w.slots.back().is_some_and(|last| last.seq >= e.seq()) {
                     continue;
                 }
                 newest = Some(e.seq());
+                w.resolved = w.resolved.max(e.seq());
                 let json = match serde_json::to_vec(&*e) {
                     Ok(j) => j.into_boxed_slice(),
                     Err(err) => {
                         // Readers behind this event go to the store, which has it.
                         tracing::warn!(error = %err, seq = e.seq(), "serialising an event");
-                        w.slots.clear();
-                        (w.bytes, w.hot_len, w.hot_bytes) = (0, 0, 0);
+                        w.clear();
                         continue;
                     }
                 };
@@ -250,16 +303,23 @@ impl EventLog {
             return Since::TooOld;
         };
         match w.slots.front() {
-            // Sequences have no holes in the window's range, except where a write failed
-            // after taking a number; a reader at `after` needs `after + 1` onwards.
-            Some(first) if first.seq <= after + 1 => {
+            // A reader at `after` needs `after + 1` onwards, or a run of holes up to the
+            // first event.
+            Some(first) if w.holes_only(after + 1, first.seq) => {
                 let start = w.slots.partition_point(|s| s.seq <= after);
                 let mut out = Vec::new();
                 let mut bytes = 0;
+                let mut prev = after;
                 for slot in w.slots.iter().skip(start).take(max) {
                     if !out.is_empty() && bytes + slot.json.len() > SINCE_BYTES {
                         break;
                     }
+                    // A number missing that is not a hole (an event committed through
+                    // another handle of the store): the store has it.
+                    if !w.holes_only(prev + 1, slot.seq) {
+                        break;
+                    }
+                    prev = slot.seq;
                     bytes += slot.json.len();
                     let event = match &slot.parsed {
                         Some(e) => e.clone(),
@@ -273,7 +333,11 @@ impl EventLog {
                     };
                     out.push(event);
                 }
-                Since::Events(out)
+                if out.is_empty() {
+                    Since::TooOld
+                } else {
+                    Since::Events(out)
+                }
             }
             _ => Since::TooOld,
         }
@@ -329,6 +393,30 @@ mod tests {
         );
         log.push([ev(15)]);
         assert_eq!(log.head(), 16, "old sequences are ignored");
+    }
+
+    #[test]
+    fn readers_pass_holes_but_not_numbers_missing_from_the_window() {
+        let log = EventLog::new(3, 16);
+        log.push_resolved([
+            Resolved::Hole(4),
+            Resolved::Event(ev(5)),
+            Resolved::Hole(6),
+            Resolved::Hole(7),
+        ]);
+        assert_eq!(log.head(), 5, "holes do not move the head");
+        assert_eq!(seqs(log.since(3, 10)), vec![5], "4 is a hole");
+        assert_eq!(seqs(log.since(5, 10)), Vec::<u64>::new());
+        log.push([ev(8), ev(10)]);
+        // 9 is no hole: a reader must not pass it without the store.
+        assert_eq!(seqs(log.since(3, 10)), vec![5, 8]);
+        assert_eq!(seqs(log.since(8, 10)), vec![u64::MAX]);
+        assert_eq!(seqs(log.since(9, 10)), vec![10]);
+        assert_eq!(
+            seqs(log.since(2, 10)),
+            vec![u64::MAX],
+            "3 is not in the window"
+        );
     }
 
     fn big(seq: u64, bytes: usize) -> SharedEvent {

@@ -34,16 +34,6 @@ impl Interest {
     }
 }
 
-/// What a scan of the memory window found.
-enum Scan {
-    /// A wanted event (the cursor is on it).
-    Found(SharedEvent),
-    /// Nothing wanted in these events (the cursor is past them).
-    Exhausted,
-    /// A sequence number is missing before anything wanted (the cursor is before it).
-    Hole,
-}
-
 /// Where a subscription is.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
@@ -84,28 +74,18 @@ impl Cursor {
         None
     }
 
-    /// As [`Cursor::scan`] over events of the memory window, stopping at the first
-    /// sequence number missing from it.
-    fn scan_contiguous(&mut self, interest: &Interest, events: Vec<SharedEvent>) -> Scan {
-        for e in events {
-            if e.seq() <= self.after {
-                continue;
-            }
-            if e.seq() != self.after + 1 {
-                return Scan::Hole;
-            }
-            self.after = e.seq();
-            if interest.wants(&e) {
-                return Scan::Found(e);
-            }
-        }
-        Scan::Exhausted
-    }
-
-    /// Reads the next store page into the backlog; false when the store has nothing more.
+    /// Reads the next store page into the backlog, up to the log's head; false when the
+    /// store has nothing more.
     async fn load_page(&mut self, store: &dyn Store) -> StoreResult<bool> {
+        // Read first: every number up to it is resolved. Beyond it, with several servers
+        // on one database, an event may be stored while a lower number is still to come.
+        let head = store.event_log().head();
         let page = store.events_after(self.after, STORE_PAGE).await?;
-        self.backlog = page.into_iter().map(Arc::new).collect();
+        self.backlog = page
+            .into_iter()
+            .take_while(|e| e.seq() <= head)
+            .map(Arc::new)
+            .collect();
         Ok(!self.backlog.is_empty())
     }
 
@@ -127,18 +107,12 @@ impl Cursor {
             }
             match store.event_log().since(self.after, WINDOW_BATCH) {
                 Since::Events(events) if events.is_empty() => return Ok(None),
-                Since::Events(events) => match self.scan_contiguous(interest, events) {
-                    Scan::Found(found) => return Ok(Some(found)),
-                    Scan::Exhausted => {}
-                    // The window skips a number: an event committed but never put in
-                    // memory (its writer was cancelled in between), or a number no event
-                    // got. The store tells which.
-                    Scan::Hole => {
-                        if !self.load_page(store).await? {
-                            return Ok(None);
-                        }
+                // In order with no number missing but holes (the log checks).
+                Since::Events(events) => {
+                    if let Some(found) = self.scan(interest, events) {
+                        return Ok(Some(found));
                     }
-                },
+                }
                 Since::TooOld => {
                     if !self.load_page(store).await? {
                         return Ok(None);

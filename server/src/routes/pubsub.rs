@@ -42,7 +42,7 @@ impl IntoResponse for PubSubError {
             other => other,
         };
         let status = match &this {
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NotHere(_) => StatusCode::NOT_FOUND,
             Self::NotOwner { .. } => StatusCode::FORBIDDEN,
             Self::SubscriberTaken(_) => StatusCode::CONFLICT,
             Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -297,7 +297,15 @@ async fn push(
     if let Some(owner) = body.get("owner") {
         event.insert("owner".to_owned(), owner.clone());
     }
-    state.pubsub.lists.push(&list, event);
+    if state.store.is_shared() {
+        state
+            .pubsub
+            .shared_lists
+            .push(&*state.store, &list, event)
+            .await?;
+    } else {
+        state.pubsub.lists.push(&list, event);
+    }
     Ok(Json(()))
 }
 
@@ -317,13 +325,23 @@ async fn pop(
     Path(list): Path<String>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let popped = state.pubsub.lists.pop(&list);
-    match state.pubsub.config().pop_timeout {
-        None => Json(popped.await).into_response(),
+    let popped = async {
+        if state.store.is_shared() {
+            state.pubsub.shared_lists.pop(&*state.store, &list).await
+        } else {
+            Ok(state.pubsub.lists.pop(&list).await)
+        }
+    };
+    let popped = match state.pubsub.config().pop_timeout {
+        None => popped.await,
         Some(limit) => match tokio::time::timeout(limit, popped).await {
-            Ok(item) => Json(item).into_response(),
-            Err(_) => axum::http::StatusCode::NO_CONTENT.into_response(),
+            Ok(item) => item,
+            Err(_) => return axum::http::StatusCode::NO_CONTENT.into_response(),
         },
+    };
+    match popped {
+        Ok(item) => Json(item).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

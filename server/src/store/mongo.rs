@@ -21,10 +21,14 @@ use crate::store::{
 
 mod convert;
 mod events;
+mod feed;
 mod filter;
 mod indexes;
 mod kv;
 mod lifecycle;
+mod registry;
+mod sequence;
+mod shared;
 mod telemetry;
 #[cfg(test)]
 mod tests;
@@ -34,7 +38,8 @@ mod write;
 const DUPLICATE_KEY: i32 = 11000;
 
 /// The MongoDB store: collections `node`, `user`, `usergroup`, `eventhistory`,
-/// `subscriber_state` and `counters` of one database.
+/// `subscriber_state` and `counters` of one database (shaped as the Python server's), and
+/// ours: `event_claims`, `kv`, `lists`. Several servers may share one database.
 #[derive(Debug)]
 pub struct MongoStore {
     client: Client,
@@ -44,17 +49,28 @@ pub struct MongoStore {
     groups: Collection<Document>,
     events: Collection<Document>,
     counters: Collection<Document>,
+    claims: Collection<Document>,
     subscribers: Collection<Document>,
     event_log: Arc<EventLog>,
-    /// Held by an event-producing write from taking its sequence number until its event is
-    /// in `event_log`.
-    event_order: tokio::sync::Mutex<()>,
+    /// Fills `event_log` with the events of every server on the database, in order.
+    feed: feed::Feed,
+    /// This server among those on the database, and its write sessions.
+    registry: Arc<registry::Registry>,
     /// Set once the server said it cannot run transactions (a standalone `mongod`), so
     /// later batches go straight to the undo-based fallback.
     no_transactions: AtomicBool,
     /// `maxTimeMS` of the queries that take a client's filter.
     max_time: Duration,
+    /// Event-producing write transactions this server runs at once (the others wait
+    /// their turn here): concurrent transactions that insert into the same collections
+    /// conflict on some MongoDB-wire servers, and a storm of conflict retries then starves
+    /// every writer (`--mongodb-write-transactions`).
+    write_permits: tokio::sync::Semaphore,
 }
+
+/// Write transactions a store runs at once unless told otherwise (the server's option has
+/// the same default, `config::defaults`).
+pub const DEFAULT_WRITE_TRANSACTIONS: usize = 1;
 
 /// How long the MongoDB store waits for the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,21 +136,40 @@ impl MongoStore {
             ))
         })?;
         indexes::ensure(&db).await?;
-        let head = events::seed_sequence(&db).await?;
+        let seed = events::seed_sequence(&db).await?;
+        let start = sequence::start(&db, seed).await?;
+        let registry = registry::Registry::start(&client, &db).await?;
+        let (feed, event_log) = feed::Feed::start(
+            &db,
+            Arc::clone(&registry),
+            start,
+            crate::events::log::DEFAULT_CAPACITY,
+        );
+        shared::seed_subscription_ids(&db.collection(events::COUNTERS)).await?;
         Ok(Self {
             nodes: db.collection("node"),
             users: db.collection("user"),
             groups: db.collection("usergroup"),
             events: db.collection(events::EVENTS),
             counters: db.collection(events::COUNTERS),
+            claims: db.collection(sequence::CLAIMS),
             subscribers: db.collection(events::SUBSCRIBERS),
-            event_log: Arc::new(EventLog::new(head, crate::events::log::DEFAULT_CAPACITY)),
-            event_order: tokio::sync::Mutex::new(()),
+            event_log,
+            feed,
+            registry,
             client,
             db,
             no_transactions: AtomicBool::new(false),
             max_time: timeouts.max_time,
+            write_permits: tokio::sync::Semaphore::new(DEFAULT_WRITE_TRANSACTIONS),
         })
+    }
+
+    /// At most `n` (at least one) event-producing write transactions of this server at once.
+    #[must_use]
+    pub fn with_write_transactions(mut self, n: usize) -> Self {
+        self.write_permits = tokio::sync::Semaphore::new(n.max(1));
+        self
     }
 
     /// Name of the database, so that tests can connect to it again.
@@ -144,6 +179,9 @@ impl MongoStore {
 
     /// Drops the whole database; for tests, which each use a database of their own.
     pub async fn drop_database(&self) -> Result<(), StoreError> {
+        // First, or their next write would make the database again.
+        self.feed.stop();
+        self.registry.stop().await;
         self.db.drop().await.map_err(backend)
     }
 }
@@ -155,6 +193,8 @@ impl Store for MongoStore {
     }
 
     async fn close(&self) {
+        self.feed.stop();
+        self.registry.stop().await;
         // Ends the driver's sessions and pool now, while the runtime still runs: left to
         // the client's drop at runtime shutdown, the driver can panic on its way out.
         self.client.clone().shutdown().await;

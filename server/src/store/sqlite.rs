@@ -45,6 +45,9 @@ struct Inner {
     log: Arc<EventLog>,
 }
 
+/// One server per database: lists and subscription ids stay in the server's memory.
+impl super::SharedStore for SqliteStore {}
+
 fn backend<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Backend(Box::new(e))
 }

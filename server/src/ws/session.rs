@@ -204,7 +204,15 @@ impl Pump {
     /// Replaces the subscription: from `since` (replayed first) or from the head.
     async fn subscribe(&mut self, selector: Selector, since: Option<u64>) -> bool {
         self.sub = None;
-        let head = self.store.event_log().head();
+        let mut head = self.store.event_log().head();
+        if let Some(s) = since
+            && s > head
+            && self.store.is_shared()
+        {
+            // A client coming from another server on the same database may have seen a
+            // little further than this one has yet.
+            head = wait_for_head(&self.store, s).await;
+        }
         let mut items = VecDeque::new();
         let (cursor, replay_until) = match since {
             None => (head, None),
@@ -234,6 +242,16 @@ impl Pump {
         });
         true
     }
+}
+
+/// How long a subscription from past the head waits for this server to get there.
+const SINCE_WAIT: Duration = Duration::from_secs(2);
+
+/// The log's head once it reaches `since`, or after [`SINCE_WAIT`].
+async fn wait_for_head(store: &Arc<dyn Store>, since: u64) -> u64 {
+    let mut head = store.event_log().watch();
+    let _ = tokio::time::timeout(SINCE_WAIT, head.wait_for(|h| *h >= since)).await;
+    store.event_log().head()
 }
 
 /// Reads the history after `sub.cursor` until something is queued, the head is reached, or

@@ -157,18 +157,29 @@ pub async fn mongodb_outage_is_a_quick_503_and_recovers() {
             .await
             .unwrap(),
     );
+    // Another server on the same database, which keeps its access meanwhile.
+    let other = MongoStore::connect(&uri, &database).await.unwrap();
     let app = timed_app(store.clone(), 800);
     let bob = app.add_user("bob", false, &[]).await;
     let body = Some(checkout("c").to_string());
     let r = timed_send(&app, "POST", "/latest/node", Some(&bob.token), body.clone()).await;
     assert_eq!(r.0, StatusCode::OK, "{}", r.2);
+    for probe in ["/latest/readyz", "/latest/health", "/latest/healthz"] {
+        let r = timed_send(&app, "GET", probe, None, None).await;
+        assert_eq!(r.0, StatusCode::OK, "{probe}: {}", r.2);
+    }
 
     paused.store(true, Ordering::Release);
+    // Alive, but not ready: the load balancer sends requests elsewhere.
+    let r = timed_send(&app, "GET", "/latest/healthz", None, None).await;
+    assert_eq!(r.0, StatusCode::OK, "liveness does not depend on the store");
     for (method, uri, body) in [
         ("GET", "/latest/nodes", None),
         ("GET", "/latest/count?name__re=c", None),
         ("POST", "/latest/node", body.clone()),
         ("GET", "/latest/maestro/health", None),
+        ("GET", "/latest/health", None),
+        ("GET", "/latest/readyz", None),
         // Pub/sub store errors too (a durable subscriber reads its stored position).
         (
             "POST",
@@ -193,6 +204,25 @@ pub async fn mongodb_outage_is_a_quick_503_and_recovers() {
     }
     let r = timed_send(&app, "POST", "/latest/node", Some(&bob.token), body).await;
     assert_eq!(r.0, StatusCode::OK, "after the outage: {}", r.2);
+    // The event feed recovered too: what the other server writes reaches this one's log.
+    let event = maestro_server::events::NewEvent {
+        channel: "node".into(),
+        owner: None,
+        data: serde_json::json!({"after": "outage"}),
+        treeid: None,
+        attributes: serde_json::Map::new(),
+    };
+    let theirs = other
+        .write_nodes_with_event(Vec::new(), Some(event))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut head = store.event_log().watch();
+    let reached = tokio::time::timeout(
+        Duration::from_secs(15),
+        head.wait_for(|h| *h >= theirs.seq()),
+    );
+    assert!(reached.await.is_ok(), "the other server's event never came");
     store.drop_database().await.unwrap();
 }
 

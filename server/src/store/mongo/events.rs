@@ -1,11 +1,12 @@
-//! The event history (`eventhistory`), its sequence counter (`counters`) and the durable
-//! subscribers (`subscriber_state`), in the documents the Python server writes and reads.
+//! The event history (`eventhistory`) and the durable subscribers (`subscriber_state`), in
+//! the documents the Python server writes and reads; the sequence counter (`counters`) is
+//! seeded here and used by `sequence.rs`.
 use bson::oid::ObjectId;
 use bson::{Bson, Document, doc};
 use maestro_common::event::EventRecord;
 use maestro_common::{Filter, Timestamp};
+use mongodb::Database;
 use mongodb::options::ReturnDocument;
-use mongodb::{Collection, Database};
 use serde_json::Value;
 
 use super::convert::{bson_to_json, date, json_to_bson};
@@ -57,22 +58,6 @@ pub(super) async fn seed_sequence(db: &Database) -> StoreResult<u64> {
         .and_then(number)
         .unwrap_or(0)
         .max(newest))
-}
-
-/// Raises the counter to `sequence_id` once its event is committed (outside any
-/// transaction), so that numbers are never reused even after old events expire.
-pub(super) async fn record_sequence(
-    counters: &Collection<Document>,
-    sequence_id: u64,
-) -> Result<(), mongodb::error::Error> {
-    counters
-        .update_one(
-            doc! {"_id": SEQUENCE},
-            doc! {"$max": {"seq": to_i64(sequence_id)}},
-        )
-        .upsert(true)
-        .await
-        .map(|_| ())
 }
 
 /// `event` as stored with `sequence_id`, and its document.
@@ -266,7 +251,7 @@ fn doc_to_subscriber(doc: &Document) -> StoreResult<SubscriberState> {
 }
 
 /// A sequence number whatever numeric type stored it (pymongo writes Int32 when it fits).
-fn number(v: &Bson) -> Option<u64> {
+pub(super) fn number(v: &Bson) -> Option<u64> {
     match v {
         Bson::Int32(i) => u64::try_from(*i).ok(),
         Bson::Int64(i) => u64::try_from(*i).ok(),
@@ -276,7 +261,7 @@ fn number(v: &Bson) -> Option<u64> {
 }
 
 /// A count or sequence number as BSON's widest integer.
-fn to_i64(n: u64) -> i64 {
+pub(super) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

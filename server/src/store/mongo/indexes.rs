@@ -105,6 +105,13 @@ fn specs() -> Vec<Spec> {
             "kind_timestamp",
             spec("eventhistory", doc! {"data.kind": 1, "timestamp": 1}),
         ),
+        // Ours: a claim lives as long as the event it resolves (the `_id` is the number).
+        Spec {
+            expire_after_seconds: Some(EVENT_HISTORY_TTL_SECONDS),
+            ..spec("event_claims", doc! {"at": 1})
+        },
+        // Ours: `/pop` takes the oldest item of a list.
+        spec("lists", doc! {"list": 1, "seq": 1}),
         named(
             "unique_subscriber_id",
             unique("subscriber_state", doc! {"subscriber_id": 1}),

@@ -13,6 +13,7 @@ use super::MongoStore;
 use crate::store::{NodeWrite, Store, StoreError, StoredUser, UserGroup};
 
 mod events;
+mod scale;
 
 fn uri() -> Option<String> {
     match std::env::var("MAESTRO_TEST_MONGODB_URI") {

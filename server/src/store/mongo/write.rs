@@ -12,6 +12,7 @@ use mongodb::error::{
     Error as DriverError, ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
 };
 
+use super::sequence::{self, Taken};
 use super::{MongoStore, backend, convert, error_code, events, is_duplicate_key};
 use crate::events::{NewEvent, SharedEvent, StoredEvent};
 use crate::store::{NodeWrite, StoreError, StoreResult};
@@ -52,6 +53,8 @@ fn replace_filter(id: ObjectId, write: &NodeWrite) -> Document {
 enum Failure {
     /// A verdict on the batch (`Conflict`, `NotFound`); retrying cannot help.
     Store(StoreError),
+    /// The attempt's number was made a hole by a reader before the attempt claimed it.
+    Fenced,
     /// The driver or server failed; maybe transient, maybe "no transactions here".
     Driver(DriverError),
 }
@@ -60,6 +63,9 @@ impl From<Failure> for StoreError {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Store(e) => e,
+            Failure::Fenced => {
+                StoreError::Unavailable("The event could not get a number in time".into())
+            }
             Failure::Driver(e) => backend(e),
         }
     }
@@ -95,31 +101,17 @@ pub(super) async fn write_nodes(
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    let Some(event) = event else {
-        if !prepared.is_empty() {
-            write_batch(store, &prepared, None, None).await?;
-        }
+    if event.is_none() && prepared.is_empty() {
         return Ok(None);
-    };
-    // From taking its number until it is in the log, an event-producing write holds the
-    // lock: events commit in sequence order and reach the log in that order (a later
-    // number committed first would be skipped by the log, or seen before an earlier one).
-    let _in_order = store.event_order.lock().await;
-    // The next number is the log's head plus one, and the head moves only once an event is
-    // committed: a failed write takes no number, and no counter document is locked by a
-    // transaction (a server killed mid-write would leave one locked for the transaction
-    // lifetime, stalling every later event). One server process writes events, as with
-    // the Python server.
-    let sequence = store.event_log.head() + 1;
-    let stored = write_batch(store, &prepared, Some(&event), Some(sequence))
+    }
+    // No lock between writers, of this server or another: each takes its number from the
+    // shared counter once its node writes are in, and the feed puts the events back in
+    // number order (`feed.rs`, `sequence.rs`).
+    let stored = write_batch(store, &prepared, event.as_ref())
         .await?
         .map(Arc::new);
     if let Some(e) = &stored {
-        store.event_log.push([Arc::clone(e)]);
-        if let Err(err) = events::record_sequence(&store.counters, e.seq()).await {
-            // The event is stored; on restart the head is read from the history too.
-            tracing::warn!(error = %err, "could not record the event sequence counter");
-        }
+        store.feed.handle().offer(Arc::clone(e));
     }
     Ok(stored)
 }
@@ -129,10 +121,15 @@ async fn write_batch(
     store: &MongoStore,
     prepared: &[Prepared],
     event: Option<&NewEvent>,
-    sequence: Option<u64>,
 ) -> StoreResult<Option<StoredEvent>> {
+    // Held to the end, retries included: a conflicting attempt must not let another in.
+    let _permit = store
+        .write_permits
+        .acquire()
+        .await
+        .map_err(|_| StoreError::Unavailable("the store is closing".into()))?;
     if !store.no_transactions.load(Ordering::Relaxed) {
-        match in_transaction(store, prepared, event, sequence).await {
+        match in_transaction(store, prepared, event).await {
             Err(Failure::Driver(e)) if transactions_unsupported(&e) => {
                 tracing::warn!(error = %e, "MongoDB server has no transactions; \
                     node batches are undone on failure instead, without isolation");
@@ -141,7 +138,7 @@ async fn write_batch(
             other => return other.map_err(StoreError::from),
         }
     }
-    with_undo(store, prepared, event, sequence).await
+    with_undo(store, prepared, event).await
 }
 
 /// Whether the server (or the driver, from the topology) refuses transactions outright.
@@ -161,24 +158,32 @@ async fn in_transaction(
     store: &MongoStore,
     writes: &[Prepared],
     event: Option<&NewEvent>,
-    sequence: Option<u64>,
 ) -> Result<Option<StoredEvent>, Failure> {
     let mut session = store
         .client
         .start_session()
         .await
         .map_err(Failure::Driver)?;
+    // Before any claim is held in it: should this server die with the transaction open,
+    // another one can abort it (`registry.rs`).
+    store.registry.track(&session).await;
     let deadline = Instant::now() + TRANSACTION_RETRY_BUDGET;
     let mut attempt = 0;
     'attempts: loop {
         session.start_transaction().await.map_err(Failure::Driver)?;
-        let stored = match apply_in_session(store, &mut session, writes, event, sequence).await {
+        // Each attempt takes a number of its own (a failed one gives its number up), so a
+        // number is never used twice, whatever a retried attempt meets.
+        let mut taken = None;
+        let stored = match apply_in_session(store, &mut session, writes, event, &mut taken).await {
             Ok(stored) => stored,
             Err(failure) => {
                 // The server has usually aborted already; a second abort is harmless, and
                 // its own error would only hide the one that matters.
                 let _ = session.abort_transaction().await;
+                release(taken).await;
                 match failure {
+                    // A reader gave the number up before we claimed it: take another.
+                    Failure::Fenced if Instant::now() < deadline => continue 'attempts,
                     Failure::Driver(e)
                         if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
                             && Instant::now() < deadline =>
@@ -192,7 +197,12 @@ async fn in_transaction(
         };
         loop {
             match session.commit_transaction().await {
-                Ok(()) => return Ok(stored),
+                Ok(()) => {
+                    if let Some(t) = taken {
+                        t.committed();
+                    }
+                    return Ok(stored);
+                }
                 // Committing again is safe: the server commits a transaction only once.
                 Err(e)
                     if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
@@ -204,19 +214,36 @@ async fn in_transaction(
                     if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
                         && Instant::now() < deadline =>
                 {
+                    release(taken).await;
                     backoff(&mut attempt).await;
                     continue 'attempts;
                 }
                 Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
                     // Out of retries without knowing: the event, if any, tells.
-                    return match &stored {
-                        Some(s) if event_exists(store, &s.record.id).await => Ok(stored),
-                        _ => Err(Failure::Driver(e)),
-                    };
+                    if let Some(s) = &stored
+                        && event_exists(store, &s.record.id).await
+                    {
+                        if let Some(t) = taken {
+                            t.committed();
+                        }
+                        return Ok(stored);
+                    }
+                    release(taken).await;
+                    return Err(Failure::Driver(e));
                 }
-                Err(e) => return Err(Failure::Driver(e)),
+                Err(e) => {
+                    release(taken).await;
+                    return Err(Failure::Driver(e));
+                }
             }
         }
+    }
+}
+
+/// Gives up the number of a failed attempt, if it took one.
+async fn release(taken: Option<Taken>) {
+    if let Some(t) = taken {
+        t.give_up().await;
     }
 }
 
@@ -240,12 +267,14 @@ async fn backoff(attempt: &mut u32) {
     tokio::time::sleep(pause).await;
 }
 
+/// The node writes of one attempt, then (for an event) its number, the event and the
+/// number's claim, last: the claim is what a transaction holds the shortest.
 async fn apply_in_session(
     store: &MongoStore,
     session: &mut ClientSession,
     writes: &[Prepared],
     event: Option<&NewEvent>,
-    sequence: Option<u64>,
+    taken: &mut Option<Taken>,
 ) -> Result<Option<StoredEvent>, Failure> {
     for w in writes {
         if w.insert {
@@ -273,16 +302,33 @@ async fn apply_in_session(
             }
         }
     }
-    let (Some(event), Some(sequence)) = (event, sequence) else {
+    let Some(event) = event else {
         return Ok(None);
     };
-    let (stored, doc) = events::new_event(event, sequence);
+    // Outside the transaction: it holds no lock on the counter.
+    let seq = sequence::allocate(&store.counters)
+        .await
+        .map_err(Failure::Driver)?;
+    let number = taken.insert(Taken::new(seq, &store.claims, store.feed.handle()));
+    let (stored, doc) = events::new_event(event, number.seq());
     store
         .events
         .insert_one(doc)
         .session(&mut *session)
         .await
         .map_err(Failure::Driver)?;
+    store
+        .claims
+        .insert_one(sequence::claim(seq))
+        .session(&mut *session)
+        .await
+        .map_err(|e| {
+            if is_duplicate_key(&e) {
+                Failure::Fenced
+            } else {
+                Failure::Driver(e)
+            }
+        })?;
     Ok(Some(stored))
 }
 
@@ -310,15 +356,14 @@ fn missing_or_stale(id: ObjectId, exists: bool) -> StoreError {
     }
 }
 
-/// The fallback without transactions: writes in order, then the event with the next number,
-/// and on a failure the applied writes are undone newest first. Readers may see a partial
-/// batch (or a change before its event) meanwhile, and a crash in the middle leaves it
-/// applied in part: the best a standalone server allows.
+/// The fallback without transactions: writes in order, then the event with its number and
+/// the number's claim, and on a failure the applied writes are undone newest first. Readers
+/// may see a partial batch (or a change before its event) meanwhile, and a crash in the
+/// middle leaves it applied in part: the best a standalone server allows.
 async fn with_undo(
     store: &MongoStore,
     writes: &[Prepared],
     event: Option<&NewEvent>,
-    sequence: Option<u64>,
 ) -> StoreResult<Option<StoredEvent>> {
     let mut done = Vec::with_capacity(writes.len());
     for w in writes {
@@ -330,26 +375,52 @@ async fn with_undo(
             }
         }
     }
-    let (Some(event), Some(sequence)) = (event, sequence) else {
+    let Some(event) = event else {
         return Ok(None);
     };
-    match insert_event(store, event, sequence).await {
-        Ok(stored) => Ok(Some(stored)),
+    let seq = match sequence::allocate(&store.counters).await {
+        Ok(seq) => seq,
         Err(e) => {
             undo_all(store, done).await;
+            return Err(backend(e));
+        }
+    };
+    let taken = Taken::new(seq, &store.claims, store.feed.handle());
+    match insert_event(store, event, seq).await {
+        Ok(stored) => {
+            taken.committed();
+            Ok(Some(stored))
+        }
+        Err(e) => {
+            undo_all(store, done).await;
+            taken.give_up().await;
             Err(e)
         }
     }
 }
 
-/// Stores `event` with its number, outside any transaction.
+/// Stores `event` with its number and then the number's claim, outside any transaction; a
+/// claim found taken (a reader gave the number up meanwhile) takes the event back.
 async fn insert_event(
     store: &MongoStore,
     event: &NewEvent,
     sequence: u64,
 ) -> StoreResult<StoredEvent> {
     let (stored, doc) = events::new_event(event, sequence);
+    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
     store.events.insert_one(doc).await.map_err(backend)?;
+    if let Err(e) = store.claims.insert_one(sequence::claim(sequence)).await {
+        // Readers skip the number, so the event must go (or it would be in the history
+        // without ever being delivered).
+        if let Err(undo) = store.events.delete_one(doc! {"_id": id}).await {
+            tracing::error!(error = %undo, sequence, "could not take back an unclaimed event");
+        }
+        return Err(if is_duplicate_key(&e) {
+            StoreError::Unavailable("The event's number was given up meanwhile; retry".into())
+        } else {
+            backend(e)
+        });
+    }
     Ok(stored)
 }
 

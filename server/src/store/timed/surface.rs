@@ -1,10 +1,11 @@
-//! The key/value and telemetry calls of [`TimedStore`], bounded as every other call.
+//! The key/value, shared and telemetry calls of [`TimedStore`], bounded as every other call.
 use async_trait::async_trait;
 use maestro_common::{Filter, Timestamp};
 
 use super::TimedStore;
 use crate::store::StoreResult;
 use crate::store::kv::KvStore;
+use crate::store::shared::SharedStore;
 use crate::store::telemetry::{TelemetryGroup, TelemetryGrouping, TelemetryStore};
 use crate::telemetry::TelemetryEvent;
 
@@ -20,6 +21,34 @@ impl KvStore for TimedStore {
 
     async fn kv_delete(&self, key: &str) -> StoreResult<bool> {
         self.bound("kv_delete", self.inner.kv_delete(key)).await
+    }
+}
+
+#[async_trait]
+impl SharedStore for TimedStore {
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    async fn list_push(
+        &self,
+        name: &str,
+        item: &serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<()> {
+        self.bound("list_push", self.inner.list_push(name, item))
+            .await
+    }
+
+    async fn list_pop(
+        &self,
+        name: &str,
+    ) -> StoreResult<Option<serde_json::Map<String, serde_json::Value>>> {
+        self.bound("list_pop", self.inner.list_pop(name)).await
+    }
+
+    async fn new_subscription_id(&self) -> StoreResult<Option<u64>> {
+        self.bound("new_subscription_id", self.inner.new_subscription_id())
+            .await
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Every event carries its index `i` and the publisher's send time, so each subscriber
 //! counts what it got (none missing, none twice, sequences rising) and the latency from
-//! the publish request to its delivery.
+//! the publish request to its delivery. With several servers, subscribers and publishes
+//! go to each in turn, so most deliveries cross from one server to another.
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,14 +25,14 @@ const CLK_TCK: f64 = 100.0;
 
 /// What the command line asks for.
 pub struct Fanout {
-    pub url: String,
+    pub urls: Vec<String>,
     pub token: String,
     pub ws: usize,
     pub longpoll: usize,
     pub rate: u64,
     pub seconds: u64,
     pub drain: u64,
-    pub server_pid: Option<u32>,
+    pub server_pids: Vec<u32>,
 }
 
 /// When subscribers stop: all `total` events seen, or `deadline` passed.
@@ -268,10 +269,11 @@ fn payload(i: u64) -> Value {
     }})
 }
 
-/// Publishes `rate` events a second for `seconds`; returns (published, errors, latencies).
+/// Publishes `rate` events a second for `seconds`, through each of `urls` in turn; returns
+/// (published, errors, latencies).
 async fn publish(
     http: reqwest::Client,
-    url: String,
+    urls: Vec<String>,
     token: String,
     rate: u64,
     seconds: u64,
@@ -284,7 +286,8 @@ async fn publish(
     for i in 0..total {
         tick.tick().await;
         let permit = slots.clone().acquire_owned().await.expect("semaphore");
-        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        let url = urls[i as usize % urls.len()].clone();
+        let (http, token) = (http.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
             let r = http
@@ -312,6 +315,16 @@ async fn publish(
         lat.push(us);
     }
     (ok, errors, lat)
+}
+
+/// utime + stime of the processes, in seconds.
+fn cpu_all(pids: &[u32]) -> f64 {
+    pids.iter().map(|p| cpu_secs(*p)).sum()
+}
+
+/// Resident memory of the processes, in KiB.
+fn rss_all(pids: &[u32]) -> u64 {
+    pids.iter().map(|p| rss_kib(*p)).sum()
 }
 
 /// utime + stime of `pid`, in seconds.
@@ -375,8 +388,9 @@ fn summarise(name: &str, subs: &[Seen], total: u64, end_of_publish: Instant) {
 
 /// Runs the fan-out (or, with `rate` 0, the idle) workload and prints the figures.
 pub async fn run(a: Fanout) {
-    let pid = a.server_pid;
-    let (rss0, cpu0) = (pid.map(rss_kib), pid.map(cpu_secs));
+    let pids = a.server_pids.clone();
+    let pid = (!pids.is_empty()).then_some(&pids[..]);
+    let (rss0, cpu0) = (pid.map(rss_all), pid.map(cpu_all));
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(a.longpoll + 64)
         .build()
@@ -385,18 +399,19 @@ pub async fn run(a: Fanout) {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(a.ws + a.longpoll + 1);
     let t0 = Instant::now();
     let mut ws_tasks = Vec::new();
-    for _ in 0..a.ws {
+    let n = a.urls.len();
+    for k in 0..a.ws {
         ws_tasks.push(tokio::spawn(ws_subscriber(
-            a.url.clone(),
+            a.urls[k % n].clone(),
             ready_tx.clone(),
             stop_rx.clone(),
         )));
     }
     let mut lp_tasks = Vec::new();
-    for _ in 0..a.longpoll {
+    for k in 0..a.longpoll {
         lp_tasks.push(tokio::spawn(longpoll_subscriber(
             http.clone(),
-            a.url.clone(),
+            a.urls[k % n].clone(),
             a.token.clone(),
             ready_tx.clone(),
             stop_rx.clone(),
@@ -406,7 +421,7 @@ pub async fn run(a: Fanout) {
         ready_rx.recv().await.expect("subscriber ready");
     }
     println!(
-        "{} WebSocket + {} long-poll subscribers ready in {:.2} s",
+        "{} WebSocket + {} long-poll subscribers over {n} server(s) ready in {:.2} s",
         a.ws,
         a.longpoll,
         t0.elapsed().as_secs_f64()
@@ -415,7 +430,7 @@ pub async fn run(a: Fanout) {
         // W5: idle subscribers; let the server settle, then read its memory.
         tokio::time::sleep(Duration::from_secs(a.seconds.max(1))).await;
         if let (Some(pid), Some(rss0)) = (pid, rss0) {
-            let rss1 = rss_kib(pid);
+            let rss1 = rss_all(pid);
             let n = (a.ws + a.longpoll).max(1) as f64;
             println!(
                 "server RSS {:.1} MiB before, {:.1} MiB with the subscribers: {:.1} KiB each",
@@ -435,20 +450,20 @@ pub async fn run(a: Fanout) {
     }
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss0.unwrap_or(0)));
     let sampler = pid.map(|pid| {
-        let peak = peak.clone();
+        let (peak, pid) = (peak.clone(), pid.to_vec());
         tokio::spawn(async move {
             loop {
-                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                peak.fetch_max(rss_all(&pid), std::sync::atomic::Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
     });
-    let cpu_start = pid.map(cpu_secs);
+    let cpu_start = pid.map(cpu_all);
     let own_start = cpu_secs(std::process::id());
     let t_pub = Instant::now();
     let (published, errors, mut pub_lat) = publish(
         http.clone(),
-        a.url.clone(),
+        a.urls.clone(),
         a.token.clone(),
         a.rate,
         a.seconds,
@@ -456,7 +471,7 @@ pub async fn run(a: Fanout) {
     .await;
     let end_of_publish = Instant::now();
     let publish_wall = t_pub.elapsed().as_secs_f64();
-    let cpu_publish = pid.map(cpu_secs);
+    let cpu_publish = pid.map(cpu_all);
     let own_publish = cpu_secs(std::process::id());
     let _ = stop_tx.send(Some(Goal {
         total: published,
@@ -491,7 +506,7 @@ pub async fn run(a: Fanout) {
     if let (Some(pid), Some(c0), Some(cs), Some(cp), Some(r0)) =
         (pid, cpu0, cpu_start, cpu_publish, rss0)
     {
-        let c_end = cpu_secs(pid);
+        let c_end = cpu_all(pid);
         println!(
             "server CPU: {:.0}% of one core while publishing, {:.0}% over the run ({wall:.1} s, \
              drain included); {:.1} CPU-s since start of the command; RSS {:.1} MiB before, \
@@ -501,7 +516,7 @@ pub async fn run(a: Fanout) {
             c_end - c0,
             r0 as f64 / 1024.0,
             peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0,
-            rss_kib(pid) as f64 / 1024.0,
+            rss_all(pid) as f64 / 1024.0,
         );
     }
 }

@@ -1,12 +1,16 @@
 //! `maestro-bench`: load generator for a running server (workloads W2-W5 of workloads.md).
 //!
 //! Usage: `maestro-bench --url http://127.0.0.1:8001 --password PW <post|seed|read|fanout|monitor> [...]`
+//! - `--urls URL,URL,...`: several servers on one database (sharing their token secret):
+//!   `post` and `fanout` spread their clients, subscribers and publishes over them in turn
+//!   (the login goes to the first).
 //! - `post --clients N --seconds S`: `POST /node` from N keep-alive clients.
 //! - `seed --nodes N`: N test nodes through hierarchy PUTs of 1,000 under one checkout.
 //! - `read --requests N`: latency of the W3 read queries.
 //! - `fanout --ws N --longpoll M --rate R --seconds S [--drain D] [--server-pid PID]`: R
 //!   events/s on `/publish/bench` for S s to N WebSocket and M long-poll subscribers (W4);
 //!   with `--rate 0`, N + M idle subscribers held for S s and the server's memory (W5).
+//!   `--server-pid` takes a comma-separated list: CPU and RSS are then those of all.
 //! - `monitor --nodes N --rate R --seconds S`: W8, the monitor on an N-node revision
 //!   receiving R events/s (default 15,000 nodes).
 //! - `pipeline --revisions N --size small|typical|big --speed F`: W1 with the simulated
@@ -21,6 +25,8 @@ mod pipeline;
 
 struct Args {
     url: String,
+    /// The servers to spread over (`--urls`; else `url` alone).
+    urls: Vec<String>,
     password: String,
     command: String,
     clients: usize,
@@ -31,7 +37,7 @@ struct Args {
     longpoll: usize,
     rate: u64,
     drain: u64,
-    server_pid: Option<u32>,
+    server_pids: Vec<u32>,
     revisions: u64,
     size: maestro_tui::sim::catalog::Size,
     speed: f64,
@@ -40,6 +46,7 @@ struct Args {
 fn parse_args() -> Args {
     let mut a = Args {
         url: "http://127.0.0.1:8001".into(),
+        urls: Vec::new(),
         password: std::env::var("MAESTRO_ADMIN_PASSWORD").unwrap_or_default(),
         command: String::new(),
         clients: 1,
@@ -50,7 +57,7 @@ fn parse_args() -> Args {
         longpoll: 100,
         rate: 100,
         drain: 30,
-        server_pid: None,
+        server_pids: Vec::new(),
         revisions: 1,
         size: maestro_tui::sim::catalog::Size::Big,
         speed: 1_000.0,
@@ -60,6 +67,13 @@ fn parse_args() -> Args {
         let mut val = || it.next().unwrap_or_default();
         match arg.as_str() {
             "--url" => a.url = val(),
+            "--urls" => {
+                a.urls = val()
+                    .split(',')
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
             "--password" => a.password = val(),
             "--clients" => a.clients = val().parse().unwrap_or(1),
             "--seconds" => a.seconds = val().parse().unwrap_or(10),
@@ -69,7 +83,9 @@ fn parse_args() -> Args {
             "--longpoll" => a.longpoll = val().parse().unwrap_or(100),
             "--rate" => a.rate = val().parse().unwrap_or(100),
             "--drain" => a.drain = val().parse().unwrap_or(30),
-            "--server-pid" => a.server_pid = val().parse().ok(),
+            "--server-pid" => {
+                a.server_pids = val().split(',').filter_map(|p| p.parse().ok()).collect();
+            }
             "--revisions" => a.revisions = val().parse().unwrap_or(1),
             "--size" => {
                 use clap::ValueEnum;
@@ -79,6 +95,10 @@ fn parse_args() -> Args {
             "--speed" => a.speed = val().parse().unwrap_or(1_000.0),
             other => a.command = other.to_owned(),
         }
+    }
+    match a.urls.first() {
+        Some(first) => a.url = first.clone(),
+        None => a.urls = vec![a.url.clone()],
     }
     a
 }
@@ -136,7 +156,8 @@ async fn post(a: &Args, http: reqwest::Client, token: String) {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..a.clients {
-        let (http, token, url) = (http.clone(), token.clone(), a.url.clone());
+        let url = a.urls[c % a.urls.len()].clone();
+        let (http, token) = (http.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = c * 10_000_000;
@@ -162,7 +183,11 @@ async fn post(a: &Args, http: reqwest::Client, token: String) {
         all.extend(t.await.expect("client task"));
     }
     report(
-        &format!("POST /node, {} client(s)", a.clients),
+        &format!(
+            "POST /node, {} client(s) over {} server(s)",
+            a.clients,
+            a.urls.len()
+        ),
         all,
         start.elapsed(),
     );
@@ -269,14 +294,14 @@ async fn main() {
         "fanout" => {
             let token = login(&http, &a).await;
             fanout::run(fanout::Fanout {
-                url: a.url.clone(),
+                urls: a.urls.clone(),
                 token,
                 ws: a.ws,
                 longpoll: a.longpoll,
                 rate: a.rate,
                 seconds: a.seconds,
                 drain: a.drain,
-                server_pid: a.server_pid,
+                server_pids: a.server_pids.clone(),
             })
             .await;
         }
@@ -313,8 +338,9 @@ async fn main() {
             .await;
         }
         _ => eprintln!(
-            "usage: maestro-bench --url URL --password PW <post|seed|read|fanout|monitor> [--clients N --seconds S \
-             --nodes N --requests N --ws N --longpoll M --rate R --drain D --server-pid PID]"
+            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|monitor> \
+             [--clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D \
+             --server-pid PID[,PID...]]"
         ),
     }
 }

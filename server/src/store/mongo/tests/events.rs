@@ -26,7 +26,8 @@ fn publish_event(channel: &str, owner: Option<&str>) -> NewEvent {
 }
 
 /// A failing event insert (a test-only unique index on `channel`) undoes the node writes
-/// and stores nothing; returns the sequence the next event got.
+/// and stores nothing; the number it took is a hole at once (readers need not wait for
+/// it). Returns the sequence the next event got.
 async fn event_insert_failure_undoes_the_batch(s: &MongoStore) -> u64 {
     let options = IndexOptions::builder().unique(true).build();
     s.events
@@ -63,6 +64,8 @@ async fn event_insert_failure_undoes_the_batch(s: &MongoStore) -> u64 {
     assert_eq!(s.get_node(a.id.as_ref().unwrap()).await.unwrap(), Some(a));
     assert_eq!(s.event_log().head(), 1);
     assert_eq!(s.events.count_documents(doc! {}).await.unwrap(), 1);
+    let hole = s.claims.find_one(doc! {"_id": 2_i64}).await.unwrap();
+    assert_eq!(hole.unwrap().get_bool("hole"), Ok(true), "2 was given up");
     let next = s
         .write_nodes_with_event(Vec::new(), Some(publish_event("y", None)))
         .await
@@ -77,22 +80,25 @@ async fn a_failed_event_insert_rolls_the_transaction_back() {
     let Some(s) = store("evtxn").await else {
         return;
     };
-    assert_eq!(event_insert_failure_undoes_the_batch(&s).await, 2);
+    assert_eq!(event_insert_failure_undoes_the_batch(&s).await, 3);
     assert!(!s.no_transactions.load(Ordering::Relaxed));
     s.drop_database().await.unwrap();
 }
 
 #[tokio::test]
-async fn without_transactions_a_failed_event_insert_is_undone_and_takes_no_number() {
+async fn without_transactions_a_failed_event_insert_is_undone_and_its_number_is_a_hole() {
     let Some(s) = store("evundo").await else {
         return;
     };
     s.disable_transactions();
-    // Numbers move only when an event is committed: the failed insert leaves no hole.
-    assert_eq!(event_insert_failure_undoes_the_batch(&s).await, 2);
+    assert_eq!(event_insert_failure_undoes_the_batch(&s).await, 3);
     let uri = uri().unwrap();
     let again = MongoStore::connect(&uri, s.database_name()).await.unwrap();
-    assert_eq!(again.event_log().head(), 2);
+    assert_eq!(
+        again.event_log().head(),
+        3,
+        "a server starting later passes the hole"
+    );
     let ghost = node("test", "ghost", None);
     let err = again
         .write_nodes_with_event(
@@ -107,7 +113,7 @@ async fn without_transactions_a_failed_event_insert_is_undone_and_takes_no_numbe
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(e.seq(), 3, "a failed node write takes no number");
+    assert_eq!(e.seq(), 4, "a failed node write takes no number");
     s.drop_database().await.unwrap();
 }
 
