@@ -175,11 +175,28 @@ async fn user_from_parts(parts: &Parts, state: &AppState) -> Result<Option<Store
         return Ok(None);
     };
     for id in state.tokens.subjects(token) {
-        if let Some(user) = state.store.find_user_by_id(&id).await? {
+        if let Some(user) = find_user(state, &id).await? {
             return Ok(user.is_active.then_some(user));
         }
     }
     Ok(None)
+}
+
+/// The user with this id, through the store's user cache when it has one: the rights are
+/// still the store's (the cache is cleared by every user write), only the read is saved.
+async fn find_user(state: &AppState, id: &ObjectIdHex) -> Result<Option<StoredUser>, ApiError> {
+    let Some(cache) = state.store.user_cache() else {
+        return Ok(state.store.find_user_by_id(id).await?);
+    };
+    let generation = match cache.get(id) {
+        Ok(user) => return Ok(Some(user)),
+        Err(generation) => generation,
+    };
+    let user = state.store.find_user_by_id(id).await?;
+    if let Some(user) = &user {
+        cache.insert(generation, user);
+    }
+    Ok(user)
 }
 
 /// An active user with a valid token; 401 `Unauthorized` otherwise.

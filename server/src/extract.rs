@@ -8,7 +8,7 @@ use crate::error::ApiError;
 
 mod body;
 
-pub use body::{FieldCheck, from_body, from_body_checked};
+pub use body::{FieldCheck, from_body, from_body_bytes, from_body_checked};
 
 /// Parses a JSON body (whatever its `Content-Type`); a syntax error is a 422.
 pub fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {

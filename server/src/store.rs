@@ -17,10 +17,12 @@ pub mod shared;
 pub mod sqlite;
 pub mod telemetry;
 pub mod timed;
+pub mod user_cache;
 
 pub use kv::KvStore;
 pub use shared::SharedStore;
 pub use telemetry::TelemetryStore;
+pub use user_cache::UserCache;
 
 /// A boxed error from a storage driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -234,6 +236,32 @@ pub trait Store: KvStore + TelemetryStore + SharedStore + Send + Sync + 'static 
 
     /// The node with this id, if any.
     async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>>;
+
+    /// The node with this id as the JSON text the API answers (the serialised [`Node`]),
+    /// if any. A store that keeps that text serves it as it is, without parsing it.
+    async fn get_node_json(&self, id: &ObjectIdHex) -> StoreResult<Option<String>> {
+        self.get_node(id)
+            .await?
+            .map(|n| serde_json::to_string(&n).map_err(|e| StoreError::Backend(e.into())))
+            .transpose()
+    }
+
+    /// As [`Store::find_nodes`], as the JSON text of the array the API answers.
+    async fn find_nodes_json(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<String> {
+        let nodes = self.find_nodes(filter, offset, limit).await?;
+        serde_json::to_string(&nodes).map_err(|e| StoreError::Backend(e.into()))
+    }
+
+    /// The cache of users that authentication reads through ([`UserCache`]): a store that
+    /// has one clears it after each of its user writes. `None`: users are read every time.
+    fn user_cache(&self) -> Option<&UserCache> {
+        None
+    }
 
     /// Nodes matching `filter`, ordered by id ascending, skipping `offset` and returning at
     /// most `limit` (all when `None`).

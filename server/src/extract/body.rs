@@ -29,6 +29,22 @@ where
     from_body_checked(value, loc_prefix, &[])
 }
 
+/// Deserialises the JSON text `bytes` into the model `T` straight from the text (no
+/// [`Value`] tree of the whole body: a hierarchy body is a megabyte); when that fails, the
+/// body goes through [`crate::extract::json_body`] and [`from_body`], so the answer is the
+/// same 422 as theirs. Decoding the text succeeds exactly where decoding its parsed tree
+/// does, with the same model, except for a repeated field name (an error here, the last
+/// value there), which the fallback answers.
+pub fn from_body_bytes<T>(bytes: &[u8], loc_prefix: &[&str]) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + for<'de> EDeserialize<'de>,
+{
+    match serde_json::from_slice(bytes) {
+        Ok(model) => Ok(model),
+        Err(_) => from_body(super::json_body(bytes)?, loc_prefix),
+    }
+}
+
 /// [`from_body`], with the problems `checks` find in the raw body listed too.
 pub fn from_body_checked<T>(
     value: Value,

@@ -8,7 +8,7 @@ use super::authz::may_edit;
 use super::models::{check_data, model_for_kind};
 use crate::error::{ApiError, ApiResult};
 use crate::events::NewEvent;
-use crate::extract::{from_body, from_field, json_body};
+use crate::extract::{from_body, from_body_bytes, from_field, json_body};
 use crate::store::{NodeWrite, Store, StoreResult, StoredUser};
 
 /// How many times a node write that lost a race (the node changed between its read and its
@@ -151,8 +151,8 @@ fn check_unique_groups(groups: &[String]) -> ApiResult<()> {
 }
 
 /// Parses a request body into a node the way the request layer does (422 on failure).
-fn node_from_body(body: Value, loc: &[&str]) -> ApiResult<Node> {
-    let mut node: Node = from_body(body, loc)?;
+fn node_from_body(body: &[u8], loc: &[&str]) -> ApiResult<Node> {
+    let mut node: Node = from_body_bytes(body, loc)?;
     normalise_artifacts(&mut node.artifacts).map_err(|msg| {
         ApiError::unprocessable(
             &[loc, &["artifacts"]].concat(),
@@ -178,8 +178,8 @@ pub async fn load_editable(store: &dyn Store, user: &StoredUser, raw_id: &str) -
     Ok(node)
 }
 
-/// `POST /node`: creates a node owned by the caller.
-pub async fn create(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<Node> {
+/// `POST /node`: creates a node owned by the caller; the answer is its JSON text.
+pub async fn create(store: &dyn Store, user: &StoredUser, body: &[u8]) -> ApiResult<String> {
     let mut node = node_from_body(body, &["body"])?;
     coerce_kernel_version(&mut node)?;
     check_kind_data(&node)?;
@@ -205,10 +205,12 @@ pub async fn create(store: &dyn Store, user: &StoredUser, body: Value) -> ApiRes
     node.owner = Some(user.username.clone());
     node.id = Some(new_id());
     let event = node_event(&node, None, false);
+    // The answer is the node as written: serialised now, the node moves into the write.
+    let answer = serde_json::to_string(&node).map_err(|e| ApiError::Internal(e.to_string()))?;
     store
-        .write_nodes_with_event(vec![NodeWrite::Insert(node.clone())], Some(event))
+        .write_nodes_with_event(vec![NodeWrite::Insert(node)], Some(event))
         .await?;
-    Ok(node)
+    Ok(answer)
 }
 
 /// The KCIDB flag ends up true only when the state is unchanged, the stored value was
@@ -267,7 +269,6 @@ async fn replace_once(
 ) -> ApiResult<Updated> {
     // Rights come before the body, as in the Python server (401/404 before 422).
     let stored = load_editable(store, user, raw_id).await?;
-    let body = json_body(body)?;
     let mut node = node_from_body(body, &["body"])?;
     coerce_kernel_version(&mut node)?;
     node.id = stored.id.clone();
@@ -405,8 +406,8 @@ async fn patch_once(
 
 /// The result of a hierarchy write: every node written, root first, depth-first.
 pub struct HierarchyWritten {
-    /// The nodes as stored, in pre-order.
-    pub nodes: Vec<Node>,
+    /// The JSON array of the nodes as stored, in pre-order (the answer).
+    pub json: String,
     /// The root before the write.
     pub previous_root: Node,
 }
@@ -431,7 +432,7 @@ async fn put_hierarchy_once(
 ) -> ApiResult<HierarchyWritten> {
     // Rights come before the body, as in the Python server (401/404 before 422).
     let root = load_editable(store, user, raw_id).await?;
-    let hierarchy: Hierarchy = from_body(json_body(body)?, &["body"])?;
+    let hierarchy: Hierarchy = from_body_bytes(body, &["body"])?;
     let now = Timestamp::now();
     let mut writes = Vec::new();
     let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];
@@ -504,12 +505,16 @@ async fn put_hierarchy_once(
             stack.push((child, this_id.clone(), false));
         }
     }
-    let nodes: Vec<Node> = writes.iter().map(|w| w.node().clone()).collect();
+    // The answer, serialised before the nodes move into the write (no copy of them).
+    let json = serde_json::to_string(&writes.iter().map(NodeWrite::node).collect::<Vec<_>>())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     // One event for the whole write, about the root.
-    let event = nodes.first().map(|r| node_event(r, Some(&root), true));
+    let event = writes
+        .first()
+        .map(|r| node_event(r.node(), Some(&root), true));
     store.write_nodes_with_event(writes, event).await?;
     Ok(HierarchyWritten {
-        nodes,
+        json,
         previous_root: root,
     })
 }

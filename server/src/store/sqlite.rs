@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     DueCursor, DueNodes, GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser,
-    SubscriberState, UserFilter, UserGroup,
+    SubscriberState, UserCache, UserFilter, UserGroup,
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
@@ -22,6 +22,7 @@ mod group_commit;
 mod json_match;
 mod kv;
 mod lifecycle;
+mod node_write;
 mod schema;
 mod telemetry;
 
@@ -43,6 +44,8 @@ struct Inner {
     writer: group_commit::Writer,
     readers: Mutex<Vec<Connection>>,
     log: Arc<EventLog>,
+    /// Authenticated users; cleared on the writer thread as each user write commits.
+    users: UserCache,
 }
 
 /// One server per database: lists and subscription ids stay in the server's memory.
@@ -92,6 +95,7 @@ impl SqliteStore {
                 writer: group_commit::Writer::start(writer).map_err(backend)?,
                 readers: Mutex::new(Vec::new()),
                 log,
+                users: UserCache::default(),
             }),
         })
     }
@@ -130,6 +134,27 @@ impl SqliteStore {
         .map_err(backend)?
     }
 
+    /// Runs `f`, a point read by key (a few microseconds from the page cache), on a pooled
+    /// reader connection on the calling thread: handing it to the blocking pool and back
+    /// costs more than the read. Without an idle pooled connection it goes to
+    /// [`SqliteStore::read`] (opening one is slow).
+    async fn read_by_key<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pooled = self.inner.readers.lock().map_err(|_| poisoned())?.pop();
+        let Some(conn) = pooled else {
+            return self.read(f).await;
+        };
+        let out = f(&conn);
+        let mut pool = self.inner.readers.lock().map_err(|_| poisoned())?;
+        if pool.len() < READER_POOL {
+            pool.push(conn);
+        }
+        out
+    }
+
     /// Runs `f` in a transaction of the writer; its changes are kept only on `Ok`, and
     /// `Ok` is answered after the commit.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
@@ -138,6 +163,20 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.inner.writer.write(f).await
+    }
+
+    /// As [`SqliteStore::write`] for a user write: the user cache is cleared as it commits,
+    /// before the answer, so that no request after it sees the record it replaced.
+    async fn write_user<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        self.inner
+            .writer
+            .write_then(f, move |_| inner.users.clear())
+            .await
     }
 }
 
@@ -161,138 +200,21 @@ fn node_from_doc(doc: &str) -> StoreResult<Node> {
     serde_json::from_str(doc).map_err(backend)
 }
 
-const NODE_COLUMNS: &str = "id, kind, name, grp, parent, state, result, owner, submitter, \
-    treeid, created, updated, timeout, holdoff, processed_by_kcidb_bridge, retry_counter, \
-    rev_tree, rev_branch, rev_commit, doc";
-
-fn bind_node(node: &Node) -> StoreResult<Vec<rusqlite::types::Value>> {
-    use rusqlite::types::Value as V;
-    let text = |s: Option<&str>| s.map_or(V::Null, |s| V::Text(s.to_owned()));
-    let id = node
-        .id
-        .as_ref()
-        .ok_or_else(|| StoreError::Backend("node without an id".into()))?;
-    let doc = serde_json::to_string(node).map_err(backend)?;
-    Ok(vec![
-        V::Text(id.to_string()),
-        V::Text(node.kind.clone()),
-        V::Text(node.name.clone()),
-        text(node.group.as_deref()),
-        text(node.parent.as_ref().map(ObjectIdHex::as_str)),
-        V::Text(node.state.as_str().to_owned()),
-        text(node.result.map(|r| r.as_str())),
-        text(node.owner.as_deref()),
-        text(node.submitter.as_deref()),
-        text(node.treeid.as_deref()),
-        V::Integer(node.created.millis()),
-        V::Integer(node.updated.millis()),
-        V::Integer(node.timeout.millis()),
-        node.holdoff.map_or(V::Null, |t| V::Integer(t.millis())),
-        V::Integer(i64::from(node.processed_by_kcidb_bridge)),
-        V::Integer(node.retry_counter),
-        text(revision_field(node, "tree")),
-        text(revision_field(node, "branch")),
-        text(revision_field(node, "commit")),
-        V::Text(doc),
-    ])
-}
-
-/// `data.kernel_revision.<key>` when it is a string (what the indexed columns hold).
-fn revision_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
-    node.data
-        .as_ref()?
-        .get("kernel_revision")?
-        .get(key)?
-        .as_str()
-}
-
-fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
-    let values = bind_node(write.node())?;
-    match write {
-        NodeWrite::Insert(node) => {
-            let sql = format!(
-                "INSERT INTO node ({NODE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            );
-            // Cached: a hierarchy write runs this statement a thousand times in a row.
-            tx.prepare_cached(&sql)
-                .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!("node {} already exists", node.id_str()))
-                    } else {
-                        backend(e)
-                    }
-                })?;
-        }
-        NodeWrite::Replace(node) => {
-            let sql = format!("UPDATE node SET {} WHERE id = ?", replace_sets());
-            let mut values = values;
-            let id = values.remove(0);
-            values.push(id);
-            let changed = tx
-                .prepare_cached(&sql)
-                .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
-                .map_err(backend)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("node {}", node.id_str())));
-            }
-        }
-        NodeWrite::Update { node, expected } => {
-            // Compare-and-set: the row is replaced only while it is the version read.
-            let sql = format!(
-                "UPDATE node SET {} WHERE id = ? AND updated = ? AND owner IS ?",
-                replace_sets()
-            );
-            let mut values = values;
-            let id = values.remove(0);
-            values.push(id);
-            values.push(rusqlite::types::Value::Integer(expected.updated.millis()));
-            values.push(
-                expected
-                    .owner
-                    .clone()
-                    .map_or(rusqlite::types::Value::Null, rusqlite::types::Value::Text),
-            );
-            let changed = tx
-                .prepare_cached(&sql)
-                .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(values)))
-                .map_err(backend)?;
-            if changed == 0 {
-                let exists: bool = tx
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM node WHERE id = ?)")
-                    .and_then(|mut stmt| stmt.query_row([node.id_str()], |r| r.get(0)))
-                    .map_err(backend)?;
-                return Err(if exists {
-                    StoreError::Stale(format!("node {}", node.id_str()))
-                } else {
-                    StoreError::NotFound(format!("node {}", node.id_str()))
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Gives every node owned by `from` to `to` (a rename): the `owner` column and the
-/// document. `updated` is kept; conditional writes also compare the owner, so a write
-/// prepared before the rename fails as stale instead of restoring the old owner.
-fn transfer_ownership(tx: &Connection, from: &str, to: &str) -> StoreResult<()> {
-    tx.execute(
-        "UPDATE node SET owner = ?2, doc = json_set(doc, '$.owner', ?2) WHERE owner = ?1",
-        params![from, to],
-    )
-    .map_err(backend)?;
-    Ok(())
-}
-
-/// `col = ?, ...` for every node column but `id`, in [`NODE_COLUMNS`] order.
-fn replace_sets() -> String {
-    NODE_COLUMNS
-        .split(", ")
-        .skip(1)
-        .map(|c| format!("{c} = ?"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The query of a page of `find_nodes`: the documents matching `filter`, by id.
+fn find_sql(
+    filter: &Filter,
+    offset: u64,
+    limit: Option<u64>,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let (clause, mut args) = filter_sql::where_clause(filter);
+    let sql = format!("SELECT doc FROM node WHERE {clause} ORDER BY id LIMIT ? OFFSET ?");
+    args.push(
+        limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
+            .into(),
+    );
+    args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
+    (sql, args)
 }
 
 /// The user record as kept in the `doc` column.
@@ -360,7 +282,7 @@ impl Store for SqliteStore {
 
     async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>> {
         let id = id.to_string();
-        self.read(move |c| {
+        self.read_by_key(move |c| {
             let doc: Option<String> = c
                 .prepare_cached("SELECT doc FROM node WHERE id = ?")
                 .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
@@ -370,20 +292,59 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn get_node_json(&self, id: &ObjectIdHex) -> StoreResult<Option<String>> {
+        // `doc` is the node serialised as the API answers it (`node_write.rs`), so it is served
+        // as it is: no parse and no second serialisation.
+        let id = id.to_string();
+        self.read_by_key(move |c| {
+            c.prepare_cached("SELECT doc FROM node WHERE id = ?")
+                .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn find_nodes_json(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<String> {
+        let (sql, args) = find_sql(filter, offset, limit);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(args))
+                .map_err(backend)?;
+            let mut out = String::from("[");
+            while let Some(row) = rows.next().map_err(backend)? {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                // Borrowed from SQLite's buffer: one copy, into the answer.
+                out.push_str(
+                    row.get_ref(0)
+                        .and_then(|v| Ok(v.as_str()?))
+                        .map_err(backend)?,
+                );
+            }
+            out.push(']');
+            Ok(out)
+        })
+        .await
+    }
+
+    fn user_cache(&self) -> Option<&UserCache> {
+        Some(&self.inner.users)
+    }
+
     async fn find_nodes(
         &self,
         filter: &Filter,
         offset: u64,
         limit: Option<u64>,
     ) -> StoreResult<Vec<Node>> {
-        let (clause, mut args) = filter_sql::where_clause(filter);
-        let sql = format!("SELECT doc FROM node WHERE {clause} ORDER BY id LIMIT ? OFFSET ?");
-        args.push(
-            limit
-                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
-                .into(),
-        );
-        args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
+        let (sql, args) = find_sql(filter, offset, limit);
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
             let rows = stmt
@@ -438,7 +399,9 @@ impl Store for SqliteStore {
             .writer
             .write_then(
                 move |tx| {
-                    writes.iter().try_for_each(|w| apply_write(tx, w))?;
+                    writes
+                        .iter()
+                        .try_for_each(|w| node_write::apply_write(tx, w))?;
                     event
                         .map(|e| events::insert(tx, e).map(Arc::new))
                         .transpose()
@@ -497,7 +460,7 @@ impl Store for SqliteStore {
 
     async fn insert_user(&self, user: &StoredUser) -> StoreResult<()> {
         let u = user.clone();
-        self.write(move |tx| {
+        self.write_user(move |tx| {
             tx.execute(
                 "INSERT INTO user (id, username, email, doc) VALUES (?, ?, ?, ?)",
                 params![u.id.as_str(), u.username, u.email, user_doc(&u)?],
@@ -511,7 +474,7 @@ impl Store for SqliteStore {
     async fn update_user(&self, user: &StoredUser, expected: &StoredUser) -> StoreResult<()> {
         let u = user.clone();
         let expected = expected.clone();
-        self.write(move |tx| {
+        self.write_user(move |tx| {
             // Compare-and-set on the whole record, in the writer's transaction.
             let stored: Option<String> = tx
                 .query_row("SELECT doc FROM user WHERE id = ?", [u.id.as_str()], |r| {
@@ -531,7 +494,7 @@ impl Store for SqliteStore {
             )
             .map_err(|e| user_conflict(e, &u))?;
             if u.username != expected.username {
-                transfer_ownership(tx, &expected.username, &u.username)?;
+                node_write::transfer_ownership(tx, &expected.username, &u.username)?;
             }
             Ok(())
         })
@@ -615,7 +578,7 @@ impl Store for SqliteStore {
 
     async fn delete_user(&self, id: &ObjectIdHex) -> StoreResult<bool> {
         let id = id.to_string();
-        self.write(move |tx| {
+        self.write_user(move |tx| {
             Ok(tx
                 .execute("DELETE FROM user WHERE id = ?", [&id])
                 .map_err(backend)?
@@ -742,7 +705,7 @@ impl SqliteStore {
         value: String,
     ) -> StoreResult<Option<(String, String)>> {
         let sql = format!("SELECT {columns} FROM {table} WHERE {column} = ?");
-        self.read(move |c| {
+        self.read_by_key(move |c| {
             c.prepare_cached(&sql)
                 .and_then(|mut s| {
                     s.query_row([&value], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -17,7 +17,7 @@ use maestro_common::{Filter, Node, Timestamp};
 
 use super::{
     DueCursor, DueNodes, GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser,
-    SubscriberState, UserFilter, UserGroup,
+    SubscriberState, UserCache, UserFilter, UserGroup,
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 use crate::metrics::{Metrics, StoreFailure};
@@ -32,6 +32,9 @@ pub struct TimedStore {
     inner: Arc<dyn Store>,
     timeout: Duration,
     metrics: Arc<Metrics>,
+    /// Authenticated users, for a backend without a cache of its own (MongoDB): cleared
+    /// after each user write made through this store.
+    users: UserCache,
 }
 
 impl TimedStore {
@@ -47,6 +50,7 @@ impl TimedStore {
             inner,
             timeout,
             metrics,
+            users: UserCache::default(),
         }
     }
 
@@ -98,6 +102,29 @@ impl Store for TimedStore {
 
     async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>> {
         self.bound("get_node", self.inner.get_node(id)).await
+    }
+
+    async fn get_node_json(&self, id: &ObjectIdHex) -> StoreResult<Option<String>> {
+        self.bound("get_node", self.inner.get_node_json(id)).await
+    }
+
+    async fn find_nodes_json(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<String> {
+        self.bound(
+            "find_nodes",
+            self.inner.find_nodes_json(filter, offset, limit),
+        )
+        .await
+    }
+
+    fn user_cache(&self) -> Option<&UserCache> {
+        // The backend's own cache when it has one: it is cleared when the write commits,
+        // even if this call gave up waiting for it.
+        self.inner.user_cache().or(Some(&self.users))
     }
 
     async fn find_nodes(
@@ -197,13 +224,19 @@ impl Store for TimedStore {
     }
 
     async fn insert_user(&self, user: &StoredUser) -> StoreResult<()> {
-        self.bound("insert_user", self.inner.insert_user(user))
-            .await
+        let done = self
+            .bound("insert_user", self.inner.insert_user(user))
+            .await;
+        self.users.clear();
+        done
     }
 
     async fn update_user(&self, user: &StoredUser, expected: &StoredUser) -> StoreResult<()> {
-        self.bound("update_user", self.inner.update_user(user, expected))
-            .await
+        let done = self
+            .bound("update_user", self.inner.update_user(user, expected))
+            .await;
+        self.users.clear();
+        done
     }
 
     async fn find_user_by_id(&self, id: &ObjectIdHex) -> StoreResult<Option<StoredUser>> {
@@ -235,7 +268,9 @@ impl Store for TimedStore {
     }
 
     async fn delete_user(&self, id: &ObjectIdHex) -> StoreResult<bool> {
-        self.bound("delete_user", self.inner.delete_user(id)).await
+        let done = self.bound("delete_user", self.inner.delete_user(id)).await;
+        self.users.clear();
+        done
     }
 
     async fn insert_group(&self, group: &UserGroup) -> StoreResult<()> {

@@ -12,12 +12,13 @@ const EVENT_COLUMNS: &str = "seq, id, timestamp, channel, owner, treeid, attribu
 
 /// The newest sequence number ever given (numbers are never reused).
 pub(super) fn head(conn: &Connection) -> rusqlite::Result<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT max(ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'event'), 0), \
+    // Cached: every event write asks it, in the writer's transaction.
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT max(ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'event'), 0), \
                     ifnull((SELECT max(seq) FROM event), 0))",
-        [],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row([], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 

@@ -54,7 +54,11 @@ CREATE INDEX IF NOT EXISTS node_treeid ON node (treeid, id);
 CREATE INDEX IF NOT EXISTS node_owner ON node (owner, id);
 CREATE INDEX IF NOT EXISTS node_name ON node (name, id);
 CREATE INDEX IF NOT EXISTS node_revision ON node (rev_tree, rev_branch, rev_commit);
-CREATE INDEX IF NOT EXISTS node_commit ON node (rev_commit);
+-- `id` last so that a page of one commit's nodes (`data.kernel_revision.commit=X`, by id)
+-- is read in order: with `(rev_commit)` alone SQLite sorted every node of the commit first
+-- (1.4 s at 100,000 nodes of one commit). It replaces `node_commit` of older files.
+CREATE INDEX IF NOT EXISTS node_commit_id ON node (rev_commit, id);
+DROP INDEX IF EXISTS node_commit;
 -- The event history: `seq` is the sequence number (AUTOINCREMENT: never reused, even after
 -- the oldest events are purged); `doc` is the record as `GET /events` shows it.
 CREATE TABLE IF NOT EXISTS event (

@@ -15,18 +15,29 @@
 //!   receiving R events/s (default 15,000 nodes).
 //! - `pipeline --revisions N --size small|typical|big --speed F`: W1 with the simulated
 //!   pipeline as the load generator, on a fresh server.
+//! - `all [--quick] [--server-bin PATH]`: W2, W3 (at 1,000,000 nodes, 100,000 with
+//!   `--quick`) and W1 one after another on a server started for the run (or the one at
+//!   `--url`, with `--server-pid` for its CPU), with the server CPU per request of each.
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod all;
 mod fanout;
 mod monitor;
 mod pipeline;
+mod stats;
+
+use stats::Run;
 
 struct Args {
     url: String,
     /// The servers to spread over (`--urls`; else `url` alone).
     urls: Vec<String>,
+    /// Whether `--url` was given (`all` starts a server otherwise).
+    url_given: bool,
+    quick: bool,
+    server_bin: Option<std::path::PathBuf>,
     password: String,
     command: String,
     clients: usize,
@@ -47,6 +58,9 @@ fn parse_args() -> Args {
     let mut a = Args {
         url: "http://127.0.0.1:8001".into(),
         urls: Vec::new(),
+        url_given: false,
+        quick: false,
+        server_bin: None,
         password: std::env::var("MAESTRO_ADMIN_PASSWORD").unwrap_or_default(),
         command: String::new(),
         clients: 1,
@@ -66,7 +80,12 @@ fn parse_args() -> Args {
     while let Some(arg) = it.next() {
         let mut val = || it.next().unwrap_or_default();
         match arg.as_str() {
-            "--url" => a.url = val(),
+            "--url" => {
+                a.url = val();
+                a.url_given = true;
+            }
+            "--quick" => a.quick = true,
+            "--server-bin" => a.server_bin = Some(val().into()),
             "--urls" => {
                 a.urls = val()
                     .split(',')
@@ -97,7 +116,10 @@ fn parse_args() -> Args {
         }
     }
     match a.urls.first() {
-        Some(first) => a.url = first.clone(),
+        Some(first) => {
+            a.url = first.clone();
+            a.url_given = true;
+        }
         None => a.urls = vec![a.url.clone()],
     }
     a
@@ -133,31 +155,20 @@ async fn login(http: &reqwest::Client, a: &Args) -> String {
     r["access_token"].as_str().expect("token").to_owned()
 }
 
-fn report(name: &str, mut lat: Vec<Duration>, wall: Duration) {
-    lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    println!(
-        "{name}: {} requests in {:.2}s = {:.0}/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        lat.len(),
-        wall.as_secs_f64(),
-        lat.len() as f64 / wall.as_secs_f64(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-}
-
-async fn post(a: &Args, http: reqwest::Client, token: String) {
-    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+/// `POST /node` from `clients` keep-alive clients for `seconds`.
+async fn post_for(
+    urls: &[String],
+    http: &reqwest::Client,
+    token: &str,
+    clients: usize,
+    seconds: u64,
+) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..a.clients {
-        let url = a.urls[c % a.urls.len()].clone();
-        let (http, token) = (http.clone(), token.clone());
+    for c in 0..clients {
+        let url = urls[c % urls.len()].clone();
+        let (http, token) = (http.clone(), token.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut i = c * 10_000_000;
@@ -182,24 +193,33 @@ async fn post(a: &Args, http: reqwest::Client, token: String) {
     for t in tasks {
         all.extend(t.await.expect("client task"));
     }
-    report(
-        &format!(
-            "POST /node, {} client(s) over {} server(s)",
-            a.clients,
-            a.urls.len()
+    let n = all.len();
+    Run::new(
+        format!(
+            "POST /node, {clients} client(s) over {} server(s)",
+            urls.len()
         ),
         all,
         start.elapsed(),
-    );
+        n,
+    )
 }
 
-async fn seed(a: &Args, http: reqwest::Client, token: String) {
+/// `puts` hierarchy PUTs of `size` tests each under one new checkout; the run and the
+/// checkout's id.
+async fn hierarchies(
+    url: &str,
+    http: &reqwest::Client,
+    token: &str,
+    size: usize,
+    puts: usize,
+) -> (Run, String) {
     let checkout = json!({"kind": "checkout", "name": "checkout", "path": ["checkout"], "treeid": "bench-tree",
         "data": {"kernel_revision": {"tree": "mainline", "branch": "master", "commit": "abcdef0123456789abcdef0123456789abcdef01",
             "url": "https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git"}}});
     let root: Value = http
-        .post(format!("{}/latest/node", a.url))
-        .bearer_auth(&token)
+        .post(format!("{url}/latest/node"))
+        .bearer_auth(token)
         .json(&checkout)
         .send()
         .await
@@ -210,46 +230,51 @@ async fn seed(a: &Args, http: reqwest::Client, token: String) {
     let rid = root["id"].as_str().expect("id").to_owned();
     let mut lat = Vec::new();
     let start = Instant::now();
-    let mut made = 0;
-    while made < a.nodes {
-        let batch = (a.nodes - made).min(1_000);
-        let children: Vec<Value> = (made..made + batch)
+    for p in 0..puts {
+        let children: Vec<Value> = (p * size..(p + 1) * size)
             .map(|i| json!({"node": test_node(i, None), "child_nodes": []}))
             .collect();
-        let body = json!({"node": root, "child_nodes": children});
+        let body =
+            serde_json::to_vec(&json!({"node": root, "child_nodes": children})).expect("body");
         let t = Instant::now();
         let r = http
-            .put(format!("{}/latest/nodes/{rid}", a.url))
-            .bearer_auth(&token)
-            .json(&body)
+            .put(format!("{url}/latest/nodes/{rid}"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
             .send()
             .await
             .expect("put");
         assert!(r.status().is_success(), "{}", r.status());
         r.bytes().await.expect("body");
         lat.push(t.elapsed());
-        made += batch;
     }
-    report("PUT /nodes/{id} with 1,000 tests", lat, start.elapsed());
-    println!("parent id: {rid}");
+    let name = format!("PUT /nodes/{{id}} with {size} tests");
+    (Run::new(name, lat, start.elapsed(), puts * size), rid)
 }
 
-async fn read(a: &Args, http: reqwest::Client) {
-    let any: Value = http
-        .get(format!(
-            "{}/latest/nodes?kind=test&limit=1&offset=500",
-            a.url
-        ))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
-    let node = &any["items"][0];
-    let id = node["id"].as_str().unwrap_or_default().to_owned();
-    let parent = node["parent"].as_str().unwrap_or_default().to_owned();
-    let queries = [
+/// The W3 queries, about a node found at offset 500 of the children of the first checkout
+/// (the tests made by `POST /node` have no parent).
+async fn read_queries(http: &reqwest::Client, url: &str) -> Vec<String> {
+    let get = |q: String| async move {
+        let v: Value = http
+            .get(format!("{url}{q}"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        v
+    };
+    let checkouts = get("/latest/nodes/fast?kind=checkout&limit=1".to_owned()).await;
+    let parent = checkouts[0]["id"].as_str().unwrap_or_default().to_owned();
+    let children = get(format!(
+        "/latest/nodes/fast?parent={parent}&limit=1&offset=500"
+    ))
+    .await;
+    let id = children[0]["id"].as_str().unwrap_or_default().to_owned();
+    vec![
         format!("/latest/node/{id}"),
         "/latest/nodes?kind=test&limit=100".to_owned(),
         "/latest/nodes/fast?kind=test&limit=100".to_owned(),
@@ -259,19 +284,31 @@ async fn read(a: &Args, http: reqwest::Client) {
         "/latest/nodes/fast?kind=checkout&created__gt=2020-01-01".to_owned(),
         "/latest/nodes/fast?data.kernel_revision.commit=abcdef0123456789abcdef0123456789abcdef01&limit=100".to_owned(),
         "/latest/count?kind=test&state=done".to_owned(),
-    ];
-    for q in queries {
-        let mut lat = Vec::with_capacity(a.requests);
-        let start = Instant::now();
-        for _ in 0..a.requests {
-            let t = Instant::now();
-            let r = http.get(format!("{}{q}", a.url)).send().await.expect("get");
-            assert!(r.status().is_success(), "{q}: {}", r.status());
-            r.bytes().await.expect("body");
-            lat.push(t.elapsed());
+    ]
+}
+
+/// `requests` sequential `GET`s of `q`, stopping early after `cap` (a slow query at a
+/// large node count must not hold up the rest of a run).
+async fn read_one(
+    http: &reqwest::Client,
+    url: &str,
+    q: &str,
+    requests: usize,
+    cap: Duration,
+) -> Run {
+    let mut lat = Vec::with_capacity(requests);
+    let start = Instant::now();
+    for _ in 0..requests {
+        if start.elapsed() > cap {
+            break;
         }
-        report(&format!("GET {q}"), lat, start.elapsed());
+        let t = Instant::now();
+        let r = http.get(format!("{url}{q}")).send().await.expect("get");
+        assert!(r.status().is_success(), "{q}: {}", r.status());
+        r.bytes().await.expect("body");
+        lat.push(t.elapsed());
     }
+    Run::new(format!("GET {q}"), lat, start.elapsed(), 0)
 }
 
 #[tokio::main]
@@ -284,13 +321,25 @@ async fn main() {
     match a.command.as_str() {
         "post" => {
             let token = login(&http, &a).await;
-            post(&a, http, token).await;
+            post_for(&a.urls, &http, &token, a.clients, a.seconds)
+                .await
+                .print();
         }
         "seed" => {
             let token = login(&http, &a).await;
-            seed(&a, http, token).await;
+            let (run, rid) =
+                hierarchies(&a.url, &http, &token, 1_000, a.nodes.div_ceil(1_000)).await;
+            run.print();
+            println!("parent id: {rid}");
         }
-        "read" => read(&a, http).await,
+        "read" => {
+            for q in read_queries(&http, &a.url).await {
+                read_one(&http, &a.url, &q, a.requests, Duration::MAX)
+                    .await
+                    .print();
+            }
+        }
+        "all" => all::run(a).await,
         "fanout" => {
             let token = login(&http, &a).await;
             fanout::run(fanout::Fanout {
@@ -314,7 +363,8 @@ async fn main() {
                 size: a.size,
                 speed: a.speed,
             })
-            .await;
+            .await
+            .print();
         }
         "monitor" => {
             let token = login(&http, &a).await;
@@ -338,8 +388,8 @@ async fn main() {
             .await;
         }
         _ => eprintln!(
-            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|monitor> \
-             [--clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D \
+            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|monitor|pipeline|all> \
+             [--quick --clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D \
              --server-pid PID[,PID...]]"
         ),
     }

@@ -18,12 +18,15 @@ pub struct Pipeline {
     pub speed: f64,
 }
 
-pub async fn run(p: Pipeline) {
+/// Runs the pipeline; the run's figures (no per-request latencies: the simulator makes the
+/// requests) with the nodes it wrote.
+pub async fn run(p: Pipeline) -> crate::stats::Run {
     let base = url::Url::parse(&format!("{}/", p.url)).expect("--url");
     let token = maestro_tui::demo::pipeline_user(&base, &p.admin_token)
         .await
         .expect("making the pipeline user (a fresh server is needed)");
     let api = sim::api::Api::new(base, token).expect("client");
+    let before = api.count(&[]).await.unwrap_or(0);
     let opts = SimOptions {
         revisions: Some(p.revisions),
         rate: p.speed,
@@ -60,7 +63,7 @@ pub async fn run(p: Pipeline) {
     let wall = started.elapsed();
     stop.cancel();
     running.await.expect("simulator").expect("simulator run");
-    let nodes = api.count(&[]).await.unwrap_or(0);
+    let nodes = api.count(&[]).await.unwrap_or(0).saturating_sub(before);
     println!(
         "{} revisions ({:?}) at speed {}: {:.2} s wall, {nodes} nodes ({:.0} nodes/s), {jobs} jobs, {tests} tests reported, {warnings} warnings",
         p.revisions,
@@ -69,4 +72,6 @@ pub async fn run(p: Pipeline) {
         wall.as_secs_f64(),
         nodes as f64 / wall.as_secs_f64(),
     );
+    let name = format!("W1: pipeline, {} {:?} revision(s)", p.revisions, p.size);
+    crate::stats::Run::new(name, Vec::new(), wall, usize::try_from(nodes).unwrap_or(0))
 }
