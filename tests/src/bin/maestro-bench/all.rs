@@ -152,7 +152,10 @@ pub async fn run(mut a: Args) {
         a.url = url;
         Some(s)
     };
-    let pid = started.as_ref().map(|s| s.child.id()).or(a.server_pids.first().copied());
+    let pid = started
+        .as_ref()
+        .map(|s| s.child.id())
+        .or(a.server_pids.first().copied());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(128)
         .build()
