@@ -96,6 +96,24 @@ async fn whoami(server: &Server, token: &str) -> (u16, Value) {
     c.call(Method::GET, "/latest/whoami", None).await
 }
 
+/// `whoami` once its answer satisfies `done`, or the last one seen after a few seconds: a
+/// change made by the admin command (another process) reaches a running server's user cache
+/// within its TTL (`store::user_cache::USER_CACHE_TTL`, 2 s), not at once.
+async fn whoami_until(
+    server: &Server,
+    token: &str,
+    done: impl Fn(u16, &Value) -> bool,
+) -> (u16, Value) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(6);
+    loop {
+        let (status, body) = whoami(server, token).await;
+        if done(status, &body) || std::time::Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The row of `username` in the `user list` table, split on whitespace.
 fn user_row(table: &str, username: &str) -> Vec<String> {
     table
@@ -178,7 +196,7 @@ async fn cli_manages_users_and_groups(backend: Backend) {
     // deactivate: the server refuses the token and the login; activate restores both.
     let out = run(&["user", "deactivate", "alice"], None).ok().stdout;
     assert_eq!(out, "user 'alice' is now deactivated\n");
-    assert_eq!(whoami(&server, &token).await.0, 401);
+    assert_eq!(whoami_until(&server, &token, |s, _| s == 401).await.0, 401);
     assert_eq!(login(&server, "alice", "second-pass").await.0, 400);
     run(&["user", "token", "alice"], None).fails_with("user 'alice' is deactivated");
     assert_eq!(
@@ -186,7 +204,7 @@ async fn cli_manages_users_and_groups(backend: Backend) {
         "no"
     );
     run(&["user", "activate", "alice"], None).ok();
-    assert_eq!(whoami(&server, &token).await.0, 200);
+    assert_eq!(whoami_until(&server, &token, |s, _| s == 200).await.0, 200);
 
     // A group in use cannot be removed; once taken from its users it can.
     let group_table = run(&["group", "list"], None).ok().stdout;
@@ -201,7 +219,8 @@ async fn cli_manages_users_and_groups(backend: Backend) {
         .ok()
         .stdout;
     assert_eq!(out, "alice: -\n");
-    assert_eq!(whoami(&server, &token).await.1["groups"], json!([]));
+    let (_, who) = whoami_until(&server, &token, |_, b| b["groups"] == json!([])).await;
+    assert_eq!(who["groups"], json!([]));
     assert_eq!(
         run(&["group", "remove", "lab-a"], None).ok().stdout,
         "removed group 'lab-a'\n"
