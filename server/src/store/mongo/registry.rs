@@ -190,6 +190,19 @@ impl Registry {
         }
     }
 
+    /// A guard for a write transaction about to run in `session`: dropped armed (the
+    /// request was given up, by the store's time bound, mid-transaction), it kills the
+    /// session, so that the transaction's claim on its event number is released at once.
+    /// Otherwise readers would wait for it until MongoDB's transaction lifetime (60 s), and
+    /// every event numbered above it with them; the driver's own abort of a dropped session
+    /// is not something to count on while an operation of it is still in flight.
+    pub(super) fn abandon_guard(&self, session: &ClientSession) -> AbandonGuard {
+        AbandonGuard {
+            admin: self.admin.clone(),
+            lsid: Some(session.id().clone()),
+        }
+    }
+
     /// Kills the sessions of the servers silent for [`DEAD_AFTER`], aborting their open
     /// transactions, and forgets those servers; how many there were.
     pub(super) async fn reap(&self) -> mongodb::error::Result<usize> {
@@ -225,5 +238,34 @@ impl Registry {
     /// Stops the beat without leaving: the server looks dead to the others.
     pub(super) fn fall_silent(&self) {
         self.stop.cancel();
+    }
+}
+
+/// See [`Registry::abandon_guard`].
+pub(super) struct AbandonGuard {
+    admin: Database,
+    lsid: Option<Document>,
+}
+
+impl AbandonGuard {
+    /// The transaction ended (committed, or aborted and answered): nothing to kill.
+    pub(super) fn disarm(mut self) {
+        self.lsid = None;
+    }
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        let Some(lsid) = self.lsid.take() else {
+            return;
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let admin = self.admin.clone();
+            rt.spawn(async move {
+                if let Err(e) = admin.run_command(doc! {"killSessions": [lsid]}).await {
+                    tracing::warn!(error = %e, "killing the session of an abandoned write");
+                }
+            });
+        }
     }
 }

@@ -167,6 +167,19 @@ async fn in_transaction(
     // Before any claim is held in it: should this server die with the transaction open,
     // another one can abort it (`registry.rs`).
     store.registry.track(&session).await;
+    let guard = store.registry.abandon_guard(&session);
+    let result = attempts(store, &mut session, writes, event).await;
+    guard.disarm();
+    result
+}
+
+/// The attempts of one transaction in `session`, retried while the failures are transient.
+async fn attempts(
+    store: &MongoStore,
+    session: &mut ClientSession,
+    writes: &[Prepared],
+    event: Option<&NewEvent>,
+) -> Result<Option<StoredEvent>, Failure> {
     let deadline = Instant::now() + TRANSACTION_RETRY_BUDGET;
     let mut attempt = 0;
     'attempts: loop {
@@ -174,7 +187,7 @@ async fn in_transaction(
         // Each attempt takes a number of its own (a failed one gives its number up), so a
         // number is never used twice, whatever a retried attempt meets.
         let mut taken = None;
-        let stored = match apply_in_session(store, &mut session, writes, event, &mut taken).await {
+        let stored = match apply_in_session(store, session, writes, event, &mut taken).await {
             Ok(stored) => stored,
             Err(failure) => {
                 // The server has usually aborted already; a second abort is harmless, and
