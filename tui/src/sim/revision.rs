@@ -1,6 +1,6 @@
 //! New kernel revisions of the followed trees: describe strings, 40-hex commits and
 //! versions as `git describe` and KernelCI's checkout give them.
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::{Value, json};
 
 use super::catalog::{DescribeStyle, TREES, Tree};
@@ -69,8 +69,10 @@ impl Revision {
                 format!("v{major}.{minor}-rc{rc}-{extra_commits}-g{short}")
             }
             DescribeStyle::NextDate => {
-                let day =
-                    Utc::now().date_naive() - Duration::days(60) + Duration::days(number as i64);
+                // From a fixed day, not the clock: a `--seed` run (and the demo screenshot)
+                // must give the same describe strings on any day.
+                let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap_or_default()
+                    + Duration::days(number as i64);
                 format!("next-{}", day.format("%Y%m%d"))
             }
             DescribeStyle::Stable => format!("v{major}.{minor}.{}", 5 + number),
