@@ -1,15 +1,21 @@
 //! The node write paths: create, full replace, partial update, hierarchy and batch flag
 //! updates, with the server-set fields and checks of kernelci-api.md sections 4.5 and 5.
 use maestro_common::node::ObjectIdHex;
-use maestro_common::{Hierarchy, Node, NodeResult, NodeState, Timestamp};
+use maestro_common::{Node, NodeResult, NodeState, Timestamp};
 use serde_json::{Map, Value};
 
 use super::authz::may_edit;
 use super::models::{check_data, model_for_kind};
 use crate::error::{ApiError, ApiResult};
 use crate::events::NewEvent;
-use crate::extract::{from_body, from_body_bytes, from_field, json_body};
+use crate::extract::{from_body_bytes, from_field, json_body};
 use crate::store::{NodeWrite, Store, StoreResult, StoredUser};
+
+mod batch;
+mod hierarchy;
+
+pub use batch::batch_set;
+pub use hierarchy::{HierarchyWritten, put_hierarchy};
 
 /// How many times a node write that lost a race (the node changed between its read and its
 /// conditional write) is run again, from a fresh read, before the client gets 409.
@@ -18,7 +24,7 @@ const STALE_RETRIES: u32 = 20;
 /// Runs `attempt` (a whole read-check-write) until it does not lose a race, at most
 /// [`STALE_RETRIES`] more times, pausing a random moment between runs so that contending
 /// writers spread out.
-async fn retry_stale<T, F, Fut>(mut attempt: F) -> ApiResult<T>
+pub(super) async fn retry_stale<T, F, Fut>(mut attempt: F) -> ApiResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ApiResult<T>>,
@@ -47,7 +53,7 @@ pub fn new_id() -> ObjectIdHex {
 
 /// The event of a node change on channel `node`: owned by the node's owner, so that
 /// non-promiscuous subscribers see their own nodes' events.
-fn node_event(node: &Node, previous: Option<&Node>, is_hierarchy: bool) -> NewEvent {
+pub(super) fn node_event(node: &Node, previous: Option<&Node>, is_hierarchy: bool) -> NewEvent {
     let payload = maestro_common::event::NodeEvent::of(node, previous, is_hierarchy);
     NewEvent {
         channel: "node".to_owned(),
@@ -83,7 +89,7 @@ pub fn parse_id(raw: &str) -> ApiResult<ObjectIdHex> {
 }
 
 /// Validates `node.data` against its kind's model; returns the normalised data.
-fn check_kind_data(node: &Node) -> ApiResult<Option<Value>> {
+pub(super) fn check_kind_data(node: &Node) -> ApiResult<Option<Value>> {
     match model_for_kind(&node.kind).map_err(ApiError::BadRequest)? {
         Some(model) => check_data(model, node.data.as_ref())
             .map(Some)
@@ -118,7 +124,9 @@ fn coerce_kernel_version(node: &mut Node) -> ApiResult<()> {
 }
 
 /// Checks and normalises the artifact URLs (http or https, as pydantic's `AnyHttpUrl`).
-fn normalise_artifacts(artifacts: &mut Option<Map<String, Value>>) -> Result<(), String> {
+pub(super) fn normalise_artifacts(
+    artifacts: &mut Option<Map<String, Value>>,
+) -> Result<(), String> {
     let Some(map) = artifacts else { return Ok(()) };
     for (name, value) in map.iter_mut() {
         let parsed = value.as_str().map(url::Url::parse);
@@ -220,7 +228,7 @@ fn kcidb_flag(state_changed: bool, stored: bool, requested: bool) -> bool {
 }
 
 /// A node that names itself as parent is refused (400), as by the Python server.
-fn check_not_own_parent(node: &Node) -> ApiResult<()> {
+pub(super) fn check_not_own_parent(node: &Node) -> ApiResult<()> {
     if node.parent.is_some() && node.parent == node.id {
         return Err(ApiError::BadRequest(
             "Parent cannot be the same as the object".into(),
@@ -402,175 +410,6 @@ async fn patch_once(
         node,
         previous: stored,
     })
-}
-
-/// The result of a hierarchy write: every node written, root first, depth-first.
-pub struct HierarchyWritten {
-    /// The JSON array of the nodes as stored, in pre-order (the answer).
-    pub json: String,
-    /// The root before the write.
-    pub previous_root: Node,
-}
-
-/// `PUT /nodes/{id}`: replaces the root and writes its descendants, all or nothing.
-pub async fn put_hierarchy(
-    store: &dyn Store,
-    user: &StoredUser,
-    raw_id: &str,
-    body: &[u8],
-) -> ApiResult<HierarchyWritten> {
-    retry_stale(|| put_hierarchy_once(store, user, raw_id, body)).await
-}
-
-/// One read-check-write of [`put_hierarchy`]: the root and every existing child are
-/// replaced only while they are the versions whose rights were checked.
-async fn put_hierarchy_once(
-    store: &dyn Store,
-    user: &StoredUser,
-    raw_id: &str,
-    body: &[u8],
-) -> ApiResult<HierarchyWritten> {
-    // Rights come before the body, as in the Python server (401/404 before 422).
-    let root = load_editable(store, user, raw_id).await?;
-    let hierarchy: Hierarchy = from_body_bytes(body, &["body"])?;
-    let now = Timestamp::now();
-    let mut writes = Vec::new();
-    let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];
-    let mut written = std::collections::HashSet::new();
-    while let Some((level, parent_id, is_root)) = stack.pop() {
-        let Hierarchy {
-            mut node,
-            child_nodes,
-        } = level;
-        normalise_artifacts(&mut node.artifacts).map_err(|m| {
-            ApiError::unprocessable(
-                &["body", "node", "artifacts"],
-                m,
-                "url_parsing",
-                Value::Null,
-            )
-        })?;
-        if is_root {
-            node.id = root.id.clone();
-        }
-        // Ownership is never taken from the body: the root and existing children keep
-        // their stored owner and groups (below), new nodes belong to the caller. (The Python
-        // server took a non-empty `owner` and `user_groups` from the body, which let an
-        // editor give nodes away or forge other users' nodes.)
-        node.owner = Some(user.username.clone());
-        node.submitter = root.submitter.clone();
-        node.treeid = root.treeid.clone();
-        node.data = check_kind_data(&node)?;
-        if let Some(p) = parent_id {
-            node.parent = Some(p);
-        }
-        let write = match &node.id {
-            Some(_) if is_root => {
-                node.owner = root.owner.clone();
-                node.user_groups = root.user_groups.clone();
-                node.updated = now.max(Timestamp::next_after(root.updated));
-                check_not_own_parent(&node)?;
-                NodeWrite::update(node, &root)
-            }
-            Some(id) => {
-                // Unlike the Python server (quirk 21), existing children need edit rights too.
-                let existing = store.get_node(id).await?.ok_or_else(|| {
-                    ApiError::BadRequest(format!("No object found with id: {id}"))
-                })?;
-                if !may_edit(user, &existing) {
-                    return Err(ApiError::not_node_editor());
-                }
-                node.owner = existing.owner.clone();
-                node.user_groups = existing.user_groups.clone();
-                check_not_own_parent(&node)?;
-                node.updated = now.max(Timestamp::next_after(existing.updated));
-                NodeWrite::update(node, &existing)
-            }
-            None => {
-                node.id = Some(new_id());
-                NodeWrite::Insert(node)
-            }
-        };
-        let this_id = write.node().id.clone();
-        if let Some(id) = &this_id
-            && !written.insert(id.clone())
-        {
-            return Err(ApiError::BadRequest(format!(
-                "Node {id} appears more than once in the hierarchy"
-            )));
-        }
-        writes.push(write);
-        // Reverse so that popping visits children in order (depth-first pre-order).
-        for child in child_nodes.into_iter().rev() {
-            stack.push((child, this_id.clone(), false));
-        }
-    }
-    // The answer, serialised before the nodes move into the write (no copy of them).
-    let json = serde_json::to_string(&writes.iter().map(NodeWrite::node).collect::<Vec<_>>())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    // One event for the whole write, about the root.
-    let event = writes
-        .first()
-        .map(|r| node_event(r.node(), Some(&root), true));
-    store.write_nodes_with_event(writes, event).await?;
-    Ok(HierarchyWritten {
-        json,
-        previous_root: root,
-    })
-}
-
-/// `PUT /batch/nodeset`: sets `processed_by_kcidb_bridge` on the listed nodes the caller
-/// may edit (others are skipped). Everything is checked before anything is written, and
-/// written only while every node is still the version checked.
-pub async fn batch_set(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<u64> {
-    retry_stale(|| batch_set_once(store, user, body.clone())).await
-}
-
-async fn batch_set_once(store: &dyn Store, user: &StoredUser, body: Value) -> ApiResult<u64> {
-    #[derive(eserde::Deserialize)]
-    struct NodeSet {
-        nodes: Vec<String>,
-        field: String,
-        value: String,
-    }
-    let req: NodeSet = from_body(body, &["body"])?;
-    if req.field != "processed_by_kcidb_bridge" {
-        return Err(ApiError::BadRequest("Field not supported".into()));
-    }
-    let value = match req.value.as_str() {
-        "true" | "True" => true,
-        "false" | "False" => false,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "Invalid value for processed_by_kcidb_bridge: '{other}', use true or false"
-            )));
-        }
-    };
-    let now = Timestamp::now();
-    let mut writes = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for raw in &req.nodes {
-        let id = parse_id(raw)?;
-        if !seen.insert(id.clone()) {
-            // Listed twice: flagged once.
-            continue;
-        }
-        let mut node = store
-            .get_node(&id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("Node not found with id: {id}")))?;
-        if may_edit(user, &node) {
-            let read = node.clone();
-            node.processed_by_kcidb_bridge = value;
-            node.updated = now.max(Timestamp::next_after(read.updated));
-            writes.push(NodeWrite::update(node, &read));
-        }
-    }
-    let count = writes.len() as u64;
-    if !writes.is_empty() {
-        store.write_nodes(writes).await?;
-    }
-    Ok(count)
 }
 
 #[cfg(test)]
