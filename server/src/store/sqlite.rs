@@ -454,7 +454,10 @@ impl Store for SqliteStore {
         at: maestro_common::Timestamp,
     ) -> StoreResult<()> {
         let id = subscriber_id.to_owned();
-        self.write(move |tx| events::ack_subscriber(tx, &id, last_event_id, at))
+        // Relaxed: a lost acknowledgement only delivers its events again.
+        self.inner
+            .writer
+            .write_relaxed(move |tx| events::ack_subscriber(tx, &id, last_event_id, at))
             .await
     }
 

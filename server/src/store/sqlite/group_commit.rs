@@ -14,7 +14,13 @@ const MAX_GROUP: usize = 256;
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// One write: runs on the writer connection, says whether it succeeded, and how to answer.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+type Run = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// A write and whether its answer must wait for the fsync.
+struct Job {
+    run: Run,
+    durable: bool,
+}
 
 /// Handle to the writer thread; dropping it stops the thread after the queued writes.
 pub(super) struct Writer {
@@ -41,6 +47,20 @@ impl Writer {
         self.write_then(f, |_| ()).await
     }
 
+    /// As [`Writer::write`], but the commit is not synced to disk before the answer (when no
+    /// durable write shares its transaction): it survives a crash of the process, and
+    /// becomes durable with the next synced commit or checkpoint, but a crash of the machine
+    /// may lose it. Only for writes whose loss costs a repeat, never data: acknowledgements
+    /// of delivered events (lost, the events are delivered again, as the Python server
+    /// does after a crash).
+    pub(super) async fn write_relaxed<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(f, |_| (), false).await
+    }
+
     /// As [`Writer::write`], and runs `after_commit` on the writer thread once the write is
     /// committed, before answering: hooks run in commit order.
     pub(super) async fn write_then<T, F, A>(&self, f: F, after_commit: A) -> StoreResult<T>
@@ -49,8 +69,17 @@ impl Writer {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         A: FnOnce(&T) + Send + 'static,
     {
+        self.submit(f, after_commit, true).await
+    }
+
+    async fn submit<T, F, A>(&self, f: F, after_commit: A, durable: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             let out = f(conn);
             let ok = out.is_ok();
             let completion: Completion = Box::new(move |commit| {
@@ -67,7 +96,7 @@ impl Writer {
             (ok, completion)
         });
         self.jobs
-            .send(job)
+            .send(Job { run, durable })
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
         rx.await.map_err(|_| {
             StoreError::Backend("the SQLite writer failed; see the server log".into())
@@ -76,6 +105,8 @@ impl Writer {
 }
 
 fn run(conn: &Connection, rx: &mpsc::Receiver<Job>) {
+    // The connection opens with `synchronous=FULL` (schema.rs).
+    let mut synced = true;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -84,7 +115,23 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_group(conn, group);
+        // In WAL mode, `NORMAL` skips the commit's fsync; the next `FULL` commit syncs the
+        // log up to its own end, so a relaxed commit before it is made durable by it.
+        let durable = group.iter().any(|j| j.durable);
+        if durable != synced {
+            let mode = if durable { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", mode) {
+                Ok(()) => synced = durable,
+                Err(e) => tracing::warn!(error = %e, "sqlite: setting synchronous={mode}"),
+            }
+        }
+        // Never a durable write under a failed switch back (`synced` is only set on
+        // success): dropping the jobs unrun closes their reply channels, an error for each.
+        if durable && !synced {
+            drop(group);
+            continue;
+        }
+        commit_group(conn, group.into_iter().map(|j| j.run).collect());
     }
 }
 
@@ -94,7 +141,7 @@ fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-fn commit_group(conn: &Connection, mut group: Vec<Job>) {
+fn commit_group(conn: &Connection, mut group: Vec<Run>) {
     if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
         // Dropping the jobs closes their reply channels: each caller gets a backend error.
         tracing::error!(error = %e, "sqlite: starting a transaction failed");
@@ -153,4 +200,51 @@ fn finish(conn: &Connection, broken: Option<String>) -> Result<(), String> {
         let _ = conn.execute_batch("ROLLBACK");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `synchronous` level a write of the writer runs under.
+    fn level(conn: &Connection) -> StoreResult<i64> {
+        conn.pragma_query_value(None, "synchronous", |r| r.get(0))
+            .map_err(|e| StoreError::Backend(e.to_string().into()))
+    }
+
+    #[tokio::test]
+    async fn relaxed_writes_skip_the_fsync_and_durable_ones_never_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("db")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
+        let writer = Writer::start(conn).unwrap();
+        // 2 is FULL, 1 is NORMAL.
+        assert_eq!(writer.write(level).await.unwrap(), 2);
+        assert_eq!(writer.write_relaxed(level).await.unwrap(), 1);
+        assert_eq!(writer.write(level).await.unwrap(), 2, "back to FULL");
+        // Queued together, a relaxed write shares the durable one's synced commit.
+        let relaxed = writer.write_relaxed(|c| {
+            c.execute("INSERT INTO t VALUES (1)", [])
+                .map_err(|e| StoreError::Backend(e.to_string().into()))?;
+            level(c)
+        });
+        let durable = writer.write(|c| {
+            c.execute("INSERT INTO t VALUES (2)", [])
+                .map_err(|e| StoreError::Backend(e.to_string().into()))?;
+            level(c)
+        });
+        let (r, d) = tokio::join!(relaxed, durable);
+        assert_eq!(d.unwrap(), 2);
+        assert!(r.unwrap() >= 1);
+        let rows: i64 = writer
+            .write(|c| {
+                c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                    .map_err(|e| StoreError::Backend(e.to_string().into()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 2, "both committed");
+    }
 }
