@@ -1,6 +1,6 @@
-//! `maestro-bench all [--quick]`: the W2 and W3 workloads (and W1 with the simulated
-//! pipeline) one after another against one server, with the server's CPU per request for
-//! each, not only rates. The server is started here on a fresh data directory (the
+//! `maestro-bench all [--quick]`: the W2, W3, W4 and W6 workloads (and W1 with the
+//! simulated pipeline) one after another against one server, with the server's CPU per
+//! request for each, not only rates. The server is started here on a fresh data directory (the
 //! `maestro-server` next to this program, or `--server-bin`), or is the one at `--url`
 //! (CPU only with `--server-pid`).
 use std::path::PathBuf;
@@ -20,6 +20,10 @@ struct Plan {
     read_cap: Duration,
     revisions: u64,
     size: maestro_tui::sim::catalog::Size,
+    /// W4: seconds of publishing at each rate.
+    fanout_seconds: u64,
+    /// W6: how long the slow subscribers stall.
+    stall: u64,
 }
 
 impl Plan {
@@ -34,6 +38,8 @@ impl Plan {
                 read_cap: Duration::from_secs(10),
                 revisions: 1,
                 size: Size::Typical,
+                fanout_seconds: 5,
+                stall: 30,
             }
         } else {
             Self {
@@ -44,6 +50,9 @@ impl Plan {
                 read_cap: Duration::from_secs(30),
                 revisions: 3,
                 size: Size::Big,
+                fanout_seconds: 10,
+                // workloads.md's W6: 20 minutes.
+                stall: 1_200,
             }
         }
     }
@@ -195,6 +204,32 @@ pub async fn run(mut a: Args) {
         let work = crate::read_one(&http, &a.url, &q, plan.reads, plan.read_cap);
         measured(pid, &mut lines, async { vec![work.await] }).await;
     }
+    // W4 and W6 print their own figures (per subscriber kind, not per request).
+    for rate in [100, 1_000] {
+        println!("\nW4: 100 WebSocket + 100 long-poll subscribers, {rate} events/s");
+        crate::fanout::run(crate::fanout::Fanout {
+            urls: vec![a.url.clone()],
+            token: token.clone(),
+            ws: 100,
+            longpoll: 100,
+            rate,
+            seconds: plan.fanout_seconds,
+            drain: 15,
+            server_pids: pid.into_iter().collect(),
+        })
+        .await;
+    }
+    println!("\nW6: slow consumers");
+    crate::slow::run(crate::slow::Slow {
+        urls: vec![a.url.clone()],
+        token: token.clone(),
+        ws: 20,
+        rate: 100,
+        stall: plan.stall,
+        drain: 60,
+        server_pids: pid.into_iter().collect(),
+    })
+    .await;
     if started.is_some() {
         let work = crate::pipeline::run(crate::pipeline::Pipeline {
             url: a.url.clone(),

@@ -15,7 +15,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Channel the benchmark publishes on.
-const CHANNEL: &str = "bench";
+pub(crate) const CHANNEL: &str = "bench";
 
 /// Publish requests in flight at most.
 const MAX_IN_FLIGHT: usize = 256;
@@ -37,65 +37,65 @@ pub struct Fanout {
 
 /// When subscribers stop: all `total` events seen, or `deadline` passed.
 #[derive(Clone, Copy)]
-struct Goal {
-    total: u64,
-    deadline: Instant,
+pub(crate) struct Goal {
+    pub(crate) total: u64,
+    pub(crate) deadline: Instant,
 }
 
 /// The parts of a server message the benchmark reads; the rest is skipped unparsed, so the
 /// load generator spends less of the two cores it shares with the server.
 #[derive(serde::Deserialize)]
-struct Frame {
+pub(crate) struct Frame {
     #[serde(rename = "type")]
-    ty: String,
+    pub(crate) ty: String,
     #[serde(default)]
-    sequence_id: u64,
+    pub(crate) sequence_id: u64,
     #[serde(default)]
-    event: Option<CloudEvent>,
+    pub(crate) event: Option<CloudEvent>,
 }
 
 /// The parts of a CloudEvent the benchmark reads.
 #[derive(serde::Deserialize)]
-struct CloudEvent {
+pub(crate) struct CloudEvent {
     #[serde(default)]
-    data: Option<Stamp>,
+    pub(crate) data: Option<Stamp>,
     #[serde(default, rename = "_sequence_id")]
-    sequence_id: u64,
+    pub(crate) sequence_id: u64,
 }
 
 /// The index and send time of a benchmark event (absent in BEEPs, which are strings).
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
-enum Stamp {
+pub(crate) enum Stamp {
     Event { i: u64, sent_ns: u64 },
     Other(serde::de::IgnoredAny),
 }
 
 /// The `/listen` envelope: the CloudEvent as a string.
 #[derive(serde::Deserialize)]
-struct Envelope {
-    data: Option<String>,
+pub(crate) struct Envelope {
+    pub(crate) data: Option<String>,
 }
 
 /// What one subscriber saw.
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// Publish-to-delivery latencies, µs.
     lat_us: Vec<u32>,
     /// Which event indexes arrived.
     got: Vec<bool>,
-    distinct: u64,
+    pub(crate) distinct: u64,
     duplicates: u64,
     /// Sequences that did not rise.
     disorder: u64,
-    resyncs: u64,
-    last_seq: u64,
+    pub(crate) resyncs: u64,
+    pub(crate) last_seq: u64,
     /// When the last event arrived.
     last_at: Option<Instant>,
 }
 
 impl Seen {
-    fn event(&mut self, seq: u64, data: Option<&Stamp>) {
+    pub(crate) fn event(&mut self, seq: u64, data: Option<&Stamp>) {
         if seq <= self.last_seq {
             self.disorder += 1;
         }
@@ -148,7 +148,7 @@ async fn finished(stop: &mut watch::Receiver<Option<Goal>>, distinct: u64) {
     }
 }
 
-async fn ws_subscriber(
+pub(crate) async fn ws_subscriber(
     url: String,
     ready: tokio::sync::mpsc::Sender<()>,
     mut stop: watch::Receiver<Option<Goal>>,
@@ -271,7 +271,7 @@ fn payload(i: u64) -> Value {
 
 /// Publishes `rate` events a second for `seconds`, through each of `urls` in turn; returns
 /// (published, errors, latencies).
-async fn publish(
+pub(crate) async fn publish(
     http: reqwest::Client,
     urls: Vec<String>,
     token: String,
@@ -323,7 +323,7 @@ fn cpu_all(pids: &[u32]) -> f64 {
 }
 
 /// Resident memory of the processes, in KiB.
-fn rss_all(pids: &[u32]) -> u64 {
+pub(crate) fn rss_all(pids: &[u32]) -> u64 {
     pids.iter().map(|p| rss_kib(*p)).sum()
 }
 
@@ -347,7 +347,7 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn pct(sorted: &[u32], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -355,7 +355,7 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1e3
 }
 
-fn summarise(name: &str, subs: &[Seen], total: u64, end_of_publish: Instant) {
+pub(crate) fn summarise(name: &str, subs: &[Seen], total: u64, end_of_publish: Instant) {
     if subs.is_empty() {
         return;
     }

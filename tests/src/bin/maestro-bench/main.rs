@@ -11,6 +11,10 @@
 //!   events/s on `/publish/bench` for S s to N WebSocket and M long-poll subscribers (W4);
 //!   with `--rate 0`, N + M idle subscribers held for S s and the server's memory (W5).
 //!   `--server-pid` takes a comma-separated list: CPU and RSS are then those of all.
+//! - `slow --stall S --rate R --ws N [--drain D]`: W6, one WebSocket and one durable
+//!   long-poll subscriber stop reading for S s while R events/s go to them and to N steady
+//!   WebSocket subscribers; server memory, the steady ones' latency, and the stalled ones'
+//!   catch-up (every event, none twice).
 //! - `monitor --nodes N --rate R --seconds S`: W8, the monitor on an N-node revision
 //!   receiving R events/s (default 15,000 nodes).
 //! - `pipeline --revisions N --size small|typical|big --speed F`: W1 with the simulated
@@ -26,6 +30,7 @@ mod all;
 mod fanout;
 mod monitor;
 mod pipeline;
+mod slow;
 mod stats;
 
 use stats::Run;
@@ -52,6 +57,8 @@ struct Args {
     revisions: u64,
     size: maestro_tui::sim::catalog::Size,
     speed: f64,
+    /// `slow`: how long the slow subscribers stop reading, seconds.
+    stall: u64,
 }
 
 fn parse_args() -> Args {
@@ -75,6 +82,7 @@ fn parse_args() -> Args {
         revisions: 1,
         size: maestro_tui::sim::catalog::Size::Big,
         speed: 1_000.0,
+        stall: 60,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -112,6 +120,7 @@ fn parse_args() -> Args {
                     .unwrap_or(maestro_tui::sim::catalog::Size::Big);
             }
             "--speed" => a.speed = val().parse().unwrap_or(1_000.0),
+            "--stall" => a.stall = val().parse().unwrap_or(60),
             other => a.command = other.to_owned(),
         }
     }
@@ -354,6 +363,19 @@ async fn main() {
             })
             .await;
         }
+        "slow" => {
+            let token = login(&http, &a).await;
+            slow::run(slow::Slow {
+                urls: a.urls.clone(),
+                token,
+                ws: a.ws,
+                rate: a.rate,
+                stall: a.stall,
+                drain: a.drain,
+                server_pids: a.server_pids.clone(),
+            })
+            .await;
+        }
         "pipeline" => {
             let admin_token = login(&http, &a).await;
             pipeline::run(pipeline::Pipeline {
@@ -388,8 +410,8 @@ async fn main() {
             .await;
         }
         _ => eprintln!(
-            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|monitor|pipeline|all> \
-             [--quick --clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D \
+            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|slow|monitor|pipeline|all> \
+             [--quick --clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D --stall S \
              --server-pid PID[,PID...]]"
         ),
     }
