@@ -28,6 +28,7 @@ mod filter;
 mod indexes;
 mod kv;
 mod lifecycle;
+mod raw;
 mod registry;
 mod sequence;
 mod shared;
@@ -194,6 +195,11 @@ impl MongoStore {
         self
     }
 
+    /// The `node` collection read as raw BSON (`raw.rs`).
+    fn raw_nodes(&self) -> Collection<bson::RawDocumentBuf> {
+        self.nodes.clone_with_type()
+    }
+
     /// Name of the database, so that tests can connect to it again.
     pub fn database_name(&self) -> &str {
         self.db.name()
@@ -229,6 +235,19 @@ impl Store for MongoStore {
             .await
             .map_err(backend)?;
         found.map(convert::doc_to_node).transpose()
+    }
+
+    async fn get_node_json(&self, id: &ObjectIdHex) -> StoreResult<Option<String>> {
+        raw::get_node_json(self, id).await
+    }
+
+    async fn find_nodes_json(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<String> {
+        raw::find_nodes_json(self, filter, offset, limit).await
     }
 
     async fn find_nodes(
