@@ -176,6 +176,13 @@ pub struct Config {
     #[arg(long, env = "MAESTRO_MONGODB_WRITE_TRANSACTIONS", default_value_t = defaults::MONGODB_WRITE_TRANSACTIONS)]
     pub mongodb_write_transactions: usize,
 
+    /// Counts the commands this server sends to MongoDB, by command name, in
+    /// `maestro_mongodb_commands_total` of `/metrics` (round trips per request, for
+    /// benchmarks). Off by default: the driver then copies every command and reply into an
+    /// event, which costs CPU on every call.
+    #[arg(long, env = "MAESTRO_MONGODB_COUNT_COMMANDS")]
+    pub mongodb_count_commands: bool,
+
     /// Open client connections at most (0: the soft open-file limit, raised at start as far
     /// as the hard limit allows, less 256); further connections wait in the listen backlog.
     #[arg(long, env = "MAESTRO_MAX_CONNECTIONS", default_value_t = 0)]

@@ -74,13 +74,15 @@ pub async fn open_store_with_metrics(
     let timeout = Duration::from_millis(cfg.store_timeout_ms.max(1));
     let store: Arc<dyn store::Store> = match &cfg.mongodb_uri {
         Some(uri) => Arc::new(
-            store::mongo::MongoStore::connect_with(
+            store::mongo::MongoStore::connect_counting(
                 &uri.0,
                 &cfg.mongodb_database,
                 store::mongo::MongoTimeouts {
                     connect: timeout,
                     max_time: Duration::from_millis(cfg.mongodb_max_time_ms.max(1)),
                 },
+                cfg.mongodb_count_commands
+                    .then(|| metrics.mongodb_commands()),
             )
             .await
             .context("connecting to MongoDB")?

@@ -43,6 +43,8 @@ impl StoreFailure {
 pub(crate) struct StoreMetrics {
     latency: HistogramVec,
     errors: IntCounterVec,
+    /// Commands sent to MongoDB by name, when counted (`--mongodb-count-commands`).
+    pub(crate) mongodb_commands: IntCounterVec,
 }
 
 impl StoreMetrics {
@@ -64,14 +66,28 @@ impl StoreMetrics {
             ),
             &["backend", "kind"],
         ));
+        let mongodb_commands = built(IntCounterVec::new(
+            Opts::new(
+                "maestro_mongodb_commands_total",
+                "Commands sent to MongoDB (round trips), by command name; counted only with \
+                 --mongodb-count-commands.",
+            ),
+            &["command"],
+        ));
         Self {
             latency: register(registry, latency),
             errors: register(registry, errors),
+            mongodb_commands: register(registry, mongodb_commands),
         }
     }
 }
 
 impl Metrics {
+    /// The counter of commands sent to MongoDB, by command name.
+    pub fn mongodb_commands(&self) -> IntCounterVec {
+        self.store.mongodb_commands.clone()
+    }
+
     /// Shows `backend`'s error counters from the start, at zero.
     pub fn register_store(&self, backend: &str) {
         for kind in StoreFailure::ALL {

@@ -10,6 +10,8 @@ use futures::TryStreamExt;
 use maestro_common::node::ObjectIdHex;
 use maestro_common::{Filter, Node, Timestamp};
 use mongodb::error::{Error as DriverError, ErrorKind, WriteFailure};
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::options::{Acknowledgment, ClientOptions, Collation, CollationStrength};
 use mongodb::{Client, Collection, Database};
 
@@ -26,6 +28,7 @@ mod filter;
 mod indexes;
 mod kv;
 mod lifecycle;
+mod raw;
 mod registry;
 mod sequence;
 mod shared;
@@ -107,7 +110,27 @@ impl MongoStore {
         database: &str,
         timeouts: MongoTimeouts,
     ) -> Result<Self, StoreError> {
+        Self::connect_counting(uri, database, timeouts, None).await
+    }
+
+    /// As [`MongoStore::connect_with`], counting every command sent in `commands` (by
+    /// command name) when given.
+    pub async fn connect_counting(
+        uri: &str,
+        database: &str,
+        timeouts: MongoTimeouts,
+        commands: Option<prometheus::IntCounterVec>,
+    ) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(uri).await.map_err(backend)?;
+        if let Some(counter) = commands {
+            // Started events only: one per command on the wire, retries and the driver's
+            // own (commit, abort, getMore, endSessions) included.
+            options.command_event_handler = Some(EventHandler::callback(move |e| {
+                if let CommandEvent::Started(s) = e {
+                    counter.with_label_values(&[s.command_name.as_str()]).inc();
+                }
+            }));
+        }
         // The driver's default is 30 s of server selection: every request (and the start-up)
         // hung that long in an outage.
         options
@@ -172,6 +195,11 @@ impl MongoStore {
         self
     }
 
+    /// The `node` collection read as raw BSON (`raw.rs`).
+    fn raw_nodes(&self) -> Collection<bson::RawDocumentBuf> {
+        self.nodes.clone_with_type()
+    }
+
     /// Name of the database, so that tests can connect to it again.
     pub fn database_name(&self) -> &str {
         self.db.name()
@@ -207,6 +235,19 @@ impl Store for MongoStore {
             .await
             .map_err(backend)?;
         found.map(convert::doc_to_node).transpose()
+    }
+
+    async fn get_node_json(&self, id: &ObjectIdHex) -> StoreResult<Option<String>> {
+        raw::get_node_json(self, id).await
+    }
+
+    async fn find_nodes_json(
+        &self,
+        filter: &Filter,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<String> {
+        raw::find_nodes_json(self, filter, offset, limit).await
     }
 
     async fn find_nodes(

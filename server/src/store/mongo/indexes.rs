@@ -62,6 +62,9 @@ fn specs() -> Vec<Spec> {
         // Node indexes: the fields the API and the pipeline services filter on.
         spec("node", doc! {"parent": 1}),
         spec("node", doc! {"kind": 1, "created": 1}),
+        // `/nodes?kind=test&state=done` in id order, the pipeline's usual page: equality on
+        // both, then `_id`, so a page of 100 reads 100 entries, with no sort of all matches.
+        spec("node", doc! {"kind": 1, "state": 1, "_id": 1}),
         // The life-cycle rules page through these by (key, _id) (lifecycle.rs); `_id` in
         // the index gives that order without an in-memory sort. The first one also serves
         // the `state` + `timeout` filters of clients, as the (state, timeout) index did.

@@ -17,6 +17,9 @@ use super::{MongoStore, backend, convert, error_code, events, is_duplicate_key};
 use crate::events::{NewEvent, SharedEvent, StoredEvent};
 use crate::store::{NodeWrite, StoreError, StoreResult};
 
+mod bulk;
+mod undo;
+
 /// How long a transaction that fails with a transient error is retried before the error is
 /// returned. MongoDB fails a conflicting transactional write at once instead of waiting for
 /// the other writer, so concurrent updates of one node (a parent and its children finishing
@@ -69,14 +72,6 @@ impl From<Failure> for StoreError {
             Failure::Driver(e) => backend(e),
         }
     }
-}
-
-/// What puts the database back as it was before one applied write.
-enum Undo {
-    Delete(ObjectId),
-    /// Put back the previous document, unless another write replaced ours (whose
-    /// `updated` is the middle field) since: that one is newer and is kept.
-    Restore(ObjectId, Bson, Document),
 }
 
 /// Applies every write and stores the event, or does nothing (see
@@ -138,7 +133,7 @@ async fn write_batch(
             other => return other.map_err(StoreError::from),
         }
     }
-    with_undo(store, prepared, event).await
+    undo::with_undo(store, prepared, event).await
 }
 
 /// Whether the server (or the driver, from the topology) refuses transactions outright.
@@ -280,8 +275,9 @@ async fn backoff(attempt: &mut u32) {
     tokio::time::sleep(pause).await;
 }
 
-/// The node writes of one attempt, then (for an event) its number, the event and the
-/// number's claim, last: the claim is what a transaction holds the shortest.
+/// The node writes of one attempt (a command per run of one kind, `bulk.rs`), then (for
+/// an event) its number, the event and the number's claim, last: the claim is what a
+/// transaction holds the shortest.
 async fn apply_in_session(
     store: &MongoStore,
     session: &mut ClientSession,
@@ -289,32 +285,7 @@ async fn apply_in_session(
     event: Option<&NewEvent>,
     taken: &mut Option<Taken>,
 ) -> Result<Option<StoredEvent>, Failure> {
-    for w in writes {
-        if w.insert {
-            store
-                .nodes
-                .insert_one(&w.doc)
-                .session(&mut *session)
-                .await
-                .map_err(|e| insert_failure(e, w.id))?;
-        } else {
-            let result = store
-                .nodes
-                .replace_one(w.filter.clone(), &w.doc)
-                .session(&mut *session)
-                .await
-                .map_err(Failure::Driver)?;
-            if result.matched_count == 0 {
-                let exists = store
-                    .nodes
-                    .count_documents(doc! {"_id": w.id})
-                    .session(&mut *session)
-                    .await
-                    .map_err(Failure::Driver)?;
-                return Err(Failure::Store(missing_or_stale(w.id, exists > 0)));
-            }
-        }
-    }
+    bulk::apply(store, session, writes).await?;
     let Some(event) = event else {
         return Ok(None);
     };
@@ -366,126 +337,6 @@ fn missing_or_stale(id: ObjectId, exists: bool) -> StoreError {
         StoreError::Stale(format!("node {}", id.to_hex()))
     } else {
         not_found(id)
-    }
-}
-
-/// The fallback without transactions: writes in order, then the event with its number and
-/// the number's claim, and on a failure the applied writes are undone newest first. Readers
-/// may see a partial batch (or a change before its event) meanwhile, and a crash in the
-/// middle leaves it applied in part: the best a standalone server allows.
-async fn with_undo(
-    store: &MongoStore,
-    writes: &[Prepared],
-    event: Option<&NewEvent>,
-) -> StoreResult<Option<StoredEvent>> {
-    let mut done = Vec::with_capacity(writes.len());
-    for w in writes {
-        match apply_undoable(store, w).await {
-            Ok(undo) => done.push(undo),
-            Err(e) => {
-                undo_all(store, done).await;
-                return Err(e);
-            }
-        }
-    }
-    let Some(event) = event else {
-        return Ok(None);
-    };
-    let seq = match sequence::allocate(&store.counters).await {
-        Ok(seq) => seq,
-        Err(e) => {
-            undo_all(store, done).await;
-            return Err(backend(e));
-        }
-    };
-    let taken = Taken::new(seq, &store.claims, store.feed.handle());
-    match insert_event(store, event, seq).await {
-        Ok(stored) => {
-            taken.committed();
-            Ok(Some(stored))
-        }
-        Err(e) => {
-            undo_all(store, done).await;
-            taken.give_up().await;
-            Err(e)
-        }
-    }
-}
-
-/// Stores `event` with its number and then the number's claim, outside any transaction; a
-/// claim found taken (a reader gave the number up meanwhile) takes the event back.
-async fn insert_event(
-    store: &MongoStore,
-    event: &NewEvent,
-    sequence: u64,
-) -> StoreResult<StoredEvent> {
-    let (stored, doc) = events::new_event(event, sequence);
-    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-    store.events.insert_one(doc).await.map_err(backend)?;
-    if let Err(e) = store.claims.insert_one(sequence::claim(sequence)).await {
-        // Readers skip the number, so the event must go (or it would be in the history
-        // without ever being delivered).
-        if let Err(undo) = store.events.delete_one(doc! {"_id": id}).await {
-            tracing::error!(error = %undo, sequence, "could not take back an unclaimed event");
-        }
-        return Err(if is_duplicate_key(&e) {
-            StoreError::Unavailable("The event's number was given up meanwhile; retry".into())
-        } else {
-            backend(e)
-        });
-    }
-    Ok(stored)
-}
-
-async fn apply_undoable(store: &MongoStore, w: &Prepared) -> StoreResult<Undo> {
-    let by_id = doc! {"_id": w.id};
-    if w.insert {
-        store
-            .nodes
-            .insert_one(&w.doc)
-            .await
-            .map_err(|e| StoreError::from(insert_failure(e, w.id)))?;
-        return Ok(Undo::Delete(w.id));
-    }
-    let previous = store
-        .nodes
-        .find_one(w.filter.clone())
-        .await
-        .map_err(backend)?;
-    let Some(previous) = previous else {
-        let exists = store.nodes.find_one(by_id).await.map_err(backend)?;
-        return Err(missing_or_stale(w.id, exists.is_some()));
-    };
-    let result = store
-        .nodes
-        .replace_one(w.filter.clone(), &w.doc)
-        .await
-        .map_err(backend)?;
-    if result.matched_count == 0 {
-        // Changed or deleted between the read and the replace.
-        let exists = store.nodes.find_one(by_id).await.map_err(backend)?;
-        return Err(missing_or_stale(w.id, exists.is_some()));
-    }
-    let ours = w.doc.get("updated").cloned().unwrap_or(Bson::Null);
-    Ok(Undo::Restore(w.id, ours, previous))
-}
-
-async fn undo_all(store: &MongoStore, done: Vec<Undo>) {
-    for undo in done.into_iter().rev() {
-        let (id, result) = match undo {
-            Undo::Delete(id) => (id, store.nodes.delete_one(doc! {"_id": id}).await.map(drop)),
-            Undo::Restore(id, ours, previous) => (
-                id,
-                store
-                    .nodes
-                    .replace_one(doc! {"_id": id, "updated": ours}, previous)
-                    .await
-                    .map(drop),
-            ),
-        };
-        if let Err(e) = result {
-            tracing::error!(node = %id, error = %e, "could not undo a write of a failed node batch");
-        }
     }
 }
 

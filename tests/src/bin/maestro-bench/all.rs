@@ -2,11 +2,13 @@
 //! simulated pipeline) one after another against one server, with the server's CPU per
 //! request for each, not only rates. The server is started here on a fresh data directory (the
 //! `maestro-server` next to this program, or `--server-bin`), or is the one at `--url`
-//! (CPU only with `--server-pid`).
+//! (CPU only with `--server-pid`). With `--mongodb-uri`, the server started stores in a
+//! fresh MongoDB database and counts its commands, reported per request.
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::commands;
 use crate::stats::{Run, cpu_secs};
 use crate::{Args, hierarchies, login, post_for, read_queries};
 
@@ -87,7 +89,13 @@ async fn start_server(a: &Args) -> (Started, String) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("data directory");
     let log = std::fs::File::create(dir.join("server.log")).expect("server log");
-    let child = Command::new(&bin)
+    let mut cmd = Command::new(&bin);
+    if let Some(uri) = &a.mongodb_uri {
+        let database = format!("maestro_bench_{}", std::process::id());
+        cmd.args(["--mongodb-uri", uri, "--mongodb-database", &database])
+            .arg("--mongodb-count-commands");
+    }
+    let child = cmd
         .args(["--data-dir", &dir.join("data").to_string_lossy()])
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .args(["--lifecycle-timeout-interval-secs", "1"])
@@ -118,17 +126,29 @@ async fn start_server(a: &Args) -> (Started, String) {
 struct Line {
     run: Run,
     cpu: Option<f64>,
+    /// MongoDB commands per request.
+    commands: Option<f64>,
 }
 
-/// Runs `work`, recording the server's CPU (utime + stime) it cost.
-async fn measured<F: std::future::Future<Output = Vec<Run>>>(
+/// Where the server's CPU and MongoDB command counts are read.
+struct Probe<'a> {
     pid: Option<u32>,
+    http: &'a reqwest::Client,
+    url: &'a str,
+}
+
+/// Runs `work`, recording the server's CPU (utime + stime) and MongoDB commands it cost.
+async fn measured<F: std::future::Future<Output = Vec<Run>>>(
+    probe: &Probe<'_>,
     lines: &mut Vec<Line>,
     work: F,
 ) {
+    let pid = probe.pid;
+    let sent_before = commands::fetch(probe.http, probe.url).await;
     let before = pid.map(cpu_secs);
     let runs = work.await;
     let after = pid.map(cpu_secs);
+    let sent_after = commands::fetch(probe.http, probe.url).await;
     let cpu = before.zip(after).map(|(b, a)| a - b);
     // The CPU of a batch of runs (the read queries) is told apart by running them one by one.
     let n = runs.len();
@@ -142,15 +162,27 @@ async fn measured<F: std::future::Future<Output = Vec<Run>>>(
                 c * 1e3 / per as f64
             );
         }
+        let sent = sent_before
+            .as_ref()
+            .zip(sent_after.as_ref())
+            .filter(|_| n == 1)
+            .map(|(b, a)| commands::per_request(b, a, run.lat.len()));
+        if let Some((total, parts)) = &sent {
+            println!("  MongoDB commands {total:.2} per request: {parts}");
+        }
         lines.push(Line {
             cpu: cpu.filter(|_| n == 1),
+            commands: sent.map(|(total, _)| total),
             run,
         });
     }
 }
 
 pub async fn run(mut a: Args) {
-    let plan = Plan::new(a.quick);
+    let mut plan = Plan::new(a.quick);
+    if a.nodes_given {
+        plan.nodes = a.nodes;
+    }
     if a.password.is_empty() {
         a.password = "bench".into();
     }
@@ -170,6 +202,11 @@ pub async fn run(mut a: Args) {
         .build()
         .expect("client");
     let token = login(&http, &a).await;
+    let probe = Probe {
+        pid,
+        http: &http,
+        url: &a.url,
+    };
     let began = Instant::now();
     let mut lines = Vec::new();
     for clients in [1, 8, 64] {
@@ -181,18 +218,18 @@ pub async fn run(mut a: Args) {
             clients,
             seconds,
         );
-        measured(pid, &mut lines, async { vec![work.await] }).await;
+        measured(&probe, &mut lines, async { vec![work.await] }).await;
     }
     for (size, puts) in plan.hierarchy_puts {
         let work = hierarchies(&a.url, &http, &token, size, puts);
-        measured(pid, &mut lines, async { vec![work.await.0] }).await;
+        measured(&probe, &mut lines, async { vec![work.await.0] }).await;
     }
     // W3 at `plan.nodes`: the store is filled by hierarchy PUTs of 1,000 tests.
     let have: usize = count(&http, &a.url).await;
     let missing = plan.nodes.saturating_sub(have);
     if missing > 0 {
         let work = hierarchies(&a.url, &http, &token, 1_000, missing.div_ceil(1_000));
-        measured(pid, &mut lines, async {
+        measured(&probe, &mut lines, async {
             let mut run = work.await.0;
             run.name = format!("seed to {} nodes: {}", plan.nodes, run.name);
             vec![run]
@@ -202,7 +239,7 @@ pub async fn run(mut a: Args) {
     let queries = read_queries(&http, &a.url).await;
     for q in queries {
         let work = crate::read_one(&http, &a.url, &q, plan.reads, plan.read_cap);
-        measured(pid, &mut lines, async { vec![work.await] }).await;
+        measured(&probe, &mut lines, async { vec![work.await] }).await;
     }
     // W4 and W6 print their own figures (per subscriber kind, not per request).
     for rate in [100, 1_000] {
@@ -238,7 +275,7 @@ pub async fn run(mut a: Args) {
             size: plan.size,
             speed: 1_000.0,
         });
-        measured(pid, &mut lines, async { vec![work.await] }).await;
+        measured(&probe, &mut lines, async { vec![work.await] }).await;
     }
     print_table(&lines, began.elapsed());
 }
@@ -253,9 +290,18 @@ async fn count(http: &reqwest::Client, url: &str) -> usize {
 
 fn print_table(lines: &[Line], wall: Duration) {
     println!();
-    println!("| workload | requests | rate | nodes/s | p50 ms | p99 ms | server CPU ms/request |");
-    println!("|---|---|---|---|---|---|---|");
-    for Line { run, cpu } in lines {
+    // The commands column only when the server counted them (MongoDB).
+    let counted = lines.iter().any(|l| l.commands.is_some());
+    let (head, rule) = if counted {
+        (" MongoDB commands/request |", "---|")
+    } else {
+        ("", "")
+    };
+    println!(
+        "| workload | requests | rate | nodes/s | p50 ms | p99 ms | server CPU ms/request |{head}"
+    );
+    println!("|---|---|---|---|---|---|---|{rule}");
+    for Line { run, cpu, commands } in lines {
         let secs = run.wall.as_secs_f64().max(1e-9);
         let n = run.lat.len();
         // Without per-request figures (W1: the simulator's requests), CPU is per node.
@@ -273,8 +319,13 @@ fn print_table(lines: &[Line], wall: Duration) {
         } else {
             "-".to_owned()
         };
+        let sent = match commands {
+            Some(c) => format!(" {c:.2} |"),
+            None if counted => " - |".to_owned(),
+            None => String::new(),
+        };
         println!(
-            "| {} | {n} | {:.0}/s | {nodes} | {:.2} | {:.2} | {cpu} |",
+            "| {} | {n} | {:.0}/s | {nodes} | {:.2} | {:.2} | {cpu} |{sent}",
             run.name,
             n as f64 / secs,
             run.pct(0.50).as_secs_f64() * 1e3,

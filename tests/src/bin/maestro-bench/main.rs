@@ -22,11 +22,14 @@
 //! - `all [--quick] [--server-bin PATH]`: W2, W3 (at 1,000,000 nodes, 100,000 with
 //!   `--quick`) and W1 one after another on a server started for the run (or the one at
 //!   `--url`, with `--server-pid` for its CPU), with the server CPU per request of each.
+//!   `--mongodb-uri URI`: the started server stores in a fresh database there, counting
+//!   its MongoDB commands (reported per request); `--nodes N`: W3 at N nodes.
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod all;
+mod commands;
 mod fanout;
 mod monitor;
 mod pipeline;
@@ -43,11 +46,15 @@ struct Args {
     url_given: bool,
     quick: bool,
     server_bin: Option<std::path::PathBuf>,
+    /// `all`: the server it starts stores in MongoDB at this URI (a fresh database).
+    mongodb_uri: Option<String>,
     password: String,
     command: String,
     clients: usize,
     seconds: u64,
     nodes: usize,
+    /// Whether `--nodes` was given (`all` seeds to it instead of its plan's count).
+    nodes_given: bool,
     requests: usize,
     ws: usize,
     longpoll: usize,
@@ -68,11 +75,13 @@ fn parse_args() -> Args {
         url_given: false,
         quick: false,
         server_bin: None,
+        mongodb_uri: None,
         password: std::env::var("MAESTRO_ADMIN_PASSWORD").unwrap_or_default(),
         command: String::new(),
         clients: 1,
         seconds: 10,
         nodes: 100_000,
+        nodes_given: false,
         requests: 1_000,
         ws: 100,
         longpoll: 100,
@@ -104,7 +113,11 @@ fn parse_args() -> Args {
             "--password" => a.password = val(),
             "--clients" => a.clients = val().parse().unwrap_or(1),
             "--seconds" => a.seconds = val().parse().unwrap_or(10),
-            "--nodes" => a.nodes = val().parse().unwrap_or(100_000),
+            "--nodes" => {
+                a.nodes = val().parse().unwrap_or(100_000);
+                a.nodes_given = true;
+            }
+            "--mongodb-uri" => a.mongodb_uri = Some(val()),
             "--requests" => a.requests = val().parse().unwrap_or(1_000),
             "--ws" => a.ws = val().parse().unwrap_or(100),
             "--longpoll" => a.longpoll = val().parse().unwrap_or(100),
@@ -287,6 +300,7 @@ async fn read_queries(http: &reqwest::Client, url: &str) -> Vec<String> {
         format!("/latest/node/{id}"),
         "/latest/nodes?kind=test&limit=100".to_owned(),
         "/latest/nodes/fast?kind=test&limit=100".to_owned(),
+        "/latest/nodes/fast?kind=test&state=done&limit=100".to_owned(),
         "/latest/nodes/fast?treeid=bench-tree&limit=100".to_owned(),
         format!("/latest/nodes/fast?parent={parent}&limit=100"),
         "/latest/nodes/fast?state=running&timeout__lt=2030-01-01T00:00:00&limit=100".to_owned(),
