@@ -26,6 +26,7 @@ mod filter;
 mod indexes;
 mod kv;
 mod lifecycle;
+mod purge;
 mod registry;
 mod sequence;
 mod shared;
