@@ -1,4 +1,4 @@
-//! `maestro-bench all [--quick]`: the W2 and W3 workloads (and W1 with the simulated
+//! `maestro-bench all [--quick]`: the W2, W3 and W7 workloads (and W1 with the simulated
 //! pipeline) one after another against one server, with the server's CPU per request for
 //! each, not only rates. The server is started here on a fresh data directory (the
 //! `maestro-server` next to this program, or `--server-bin`), or is the one at `--url`
@@ -20,6 +20,8 @@ struct Plan {
     read_cap: Duration,
     revisions: u64,
     size: maestro_tui::sim::catalog::Size,
+    /// W7: old nodes seeded and purged, and the seconds of load without a purge.
+    purge: (usize, u64),
 }
 
 impl Plan {
@@ -34,6 +36,7 @@ impl Plan {
                 read_cap: Duration::from_secs(10),
                 revisions: 1,
                 size: Size::Typical,
+                purge: (200_000, 10),
             }
         } else {
             Self {
@@ -44,6 +47,7 @@ impl Plan {
                 read_cap: Duration::from_secs(30),
                 revisions: 3,
                 size: Size::Big,
+                purge: (1_000_000, 20),
             }
         }
     }
@@ -66,10 +70,7 @@ impl Drop for Started {
 /// Starts `maestro-server` on a free loopback port with a fresh data directory and the
 /// life-cycle rules every second (W1 needs them); returns it and its URL.
 async fn start_server(a: &Args) -> (Started, String) {
-    let bin = a.server_bin.clone().unwrap_or_else(|| {
-        let exe = std::env::current_exe().expect("own path");
-        exe.with_file_name("maestro-server")
-    });
+    let bin = server_bin(a);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -103,6 +104,14 @@ async fn start_server(a: &Args) -> (Started, String) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     (started, url)
+}
+
+/// `--server-bin`, or the `maestro-server` next to this program.
+pub fn server_bin(a: &Args) -> PathBuf {
+    a.server_bin.clone().unwrap_or_else(|| {
+        let exe = std::env::current_exe().expect("own path");
+        exe.with_file_name("maestro-server")
+    })
 }
 
 /// One line of the final table.
@@ -191,9 +200,23 @@ pub async fn run(mut a: Args) {
         .await;
     }
     let queries = read_queries(&http, &a.url).await;
-    for q in queries {
-        let work = crate::read_one(&http, &a.url, &q, plan.reads, plan.read_cap);
+    for q in &queries {
+        let work = crate::read_one(&http, &a.url, q, plan.reads, plan.read_cap);
         measured(pid, &mut lines, async { vec![work.await] }).await;
+    }
+    // W7 needs the server's data directory: a server started here.
+    if let Some(s) = &started {
+        let (nodes, secs) = plan.purge;
+        let p = crate::purge::Purge {
+            url: a.url.clone(),
+            token: token.clone(),
+            data_dir: s.dir.join("data"),
+            server_bin: server_bin(&a),
+            nodes,
+            baseline: Duration::from_secs(secs),
+            queries,
+        };
+        measured(pid, &mut lines, crate::purge::run(p)).await;
     }
     if started.is_some() {
         let work = crate::pipeline::run(crate::pipeline::Pipeline {
