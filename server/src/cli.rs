@@ -7,7 +7,8 @@
 //! `ps` would show them): from `MAESTRO_NEW_PASSWORD`, else from standard input.
 //!
 //! This module holds the clap definitions and the dispatch; each command group is a module
-//! of its own: `users`, `groups`, `check`, with the shared `password` and `table` helpers.
+//! of its own: `users`, `groups`, `check`, `purge`, with the shared `password` and `table`
+//! helpers.
 //! Serving itself is `main.rs` (over `crate::run`).
 use std::io::Write;
 
@@ -20,6 +21,7 @@ use crate::store::Store;
 mod check;
 mod groups;
 mod password;
+mod purge;
 mod table;
 mod users;
 
@@ -82,6 +84,23 @@ pub enum AdminCommand {
     /// Check the embedded SQLite database in full (`PRAGMA integrity_check`); exits 1 and
     /// lists the problems when it is damaged. The server runs a quick check at every start.
     Check,
+    /// Delete old nodes now, as the server's background purge does: every node created more
+    /// than --older-than-days ago, except checkouts, in batches of --node-purge-batch with
+    /// --node-purge-pause-ms between them. Safe while a server runs on the same store; no
+    /// events are sent.
+    PurgeNodes(PurgeNodes),
+}
+
+/// Arguments of `purge-nodes`.
+#[derive(Debug, Args)]
+pub struct PurgeNodes {
+    /// Delete nodes created more than this many days ago (default: --node-purge-age-days,
+    /// NODE_PURGE_AGE_DAYS, 180).
+    #[arg(long, value_name = "DAYS")]
+    pub older_than_days: Option<u64>,
+    /// Only count the nodes that would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `maestro-server user ...`
@@ -221,6 +240,7 @@ pub async fn execute(
     match cmd {
         AdminCommand::User(cmd) => users::user_command(store, cfg, cmd, io).await,
         AdminCommand::Group(cmd) => groups::group_command(store, cmd, io).await,
+        AdminCommand::PurgeNodes(args) => purge::purge_nodes(store, cfg, &args, io).await,
         AdminCommand::Check => bail!("`check` runs on the database file, not on a store"),
     }
 }

@@ -221,6 +221,31 @@ pub struct Config {
     /// descendant is pending.
     #[arg(long, env = "MAESTRO_LIFECYCLE_CLOSING_INTERVAL_SECS", default_value_t = crate::lifecycle::task::DEFAULT_INTERVAL_SECS)]
     pub lifecycle_closing_interval_secs: u64,
+
+    /// Nodes created more than this many days ago are deleted by the node purge, except
+    /// checkouts (kept forever), as the Python server does. 0 turns the purge off (for a
+    /// database the Python server, which purges too, shares, say).
+    #[arg(long, env = "NODE_PURGE_AGE_DAYS", default_value_t = defaults::NODE_PURGE_AGE_DAYS)]
+    pub node_purge_age_days: u64,
+
+    /// Seconds from start to the first node purge; later ones follow every
+    /// --node-purge-interval-secs (a failed one is tried again an hour later).
+    #[arg(long, env = "MAESTRO_NODE_PURGE_FIRST_DELAY_SECS", default_value_t = defaults::NODE_PURGE_FIRST_DELAY_SECS)]
+    pub node_purge_first_delay_secs: u64,
+
+    /// Seconds between two node purges.
+    #[arg(long, env = "MAESTRO_NODE_PURGE_INTERVAL_SECS", default_value_t = defaults::NODE_PURGE_INTERVAL_SECS)]
+    pub node_purge_interval_secs: u64,
+
+    /// Nodes the purge deletes per batch, each batch one short write (also for
+    /// `purge-nodes`).
+    #[arg(long, env = "MAESTRO_NODE_PURGE_BATCH", default_value_t = defaults::NODE_PURGE_BATCH)]
+    pub node_purge_batch: u64,
+
+    /// Milliseconds the purge pauses between two batches, leaving the database to the
+    /// clients' writes (also for `purge-nodes`).
+    #[arg(long, env = "MAESTRO_NODE_PURGE_PAUSE_MS", default_value_t = defaults::NODE_PURGE_PAUSE_MS)]
+    pub node_purge_pause_ms: u64,
 }
 
 impl Config {
@@ -298,11 +323,28 @@ impl Config {
                 self.lifecycle_closing_interval_secs,
                 86_400,
             ),
+            ("--node-purge-age-days", self.node_purge_age_days, 36_600),
+            (
+                "--node-purge-first-delay-secs",
+                self.node_purge_first_delay_secs,
+                CENTURY_SECS,
+            ),
+            (
+                "--node-purge-interval-secs",
+                self.node_purge_interval_secs,
+                CENTURY_SECS,
+            ),
+            // A batch is one write: larger ones would hold the writer for seconds.
+            ("--node-purge-batch", self.node_purge_batch, 100_000),
+            ("--node-purge-pause-ms", self.node_purge_pause_ms, 3_600_000),
         ];
         for (name, value, max) in checks {
             if value > max {
                 return Err(format!("{name} is {value}; at most {max} is accepted"));
             }
+        }
+        if self.node_purge_batch == 0 {
+            return Err("--node-purge-batch is 0; a batch deletes 1 node at least".into());
         }
         Ok(())
     }

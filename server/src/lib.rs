@@ -159,6 +159,7 @@ pub async fn build_state(cfg: &Config) -> anyhow::Result<AppState> {
             header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.max(1)),
         },
         lifecycle: cfg.lifecycle(),
+        node_purge: cfg.node_purge(),
         metrics,
         ..state
     };
@@ -199,6 +200,8 @@ pub async fn run(
     let _cleanup = state.pubsub.spawn_cleanup();
     // Tracked tasks that end with the shutdown token, after the node they are writing.
     lifecycle::task::spawn(&state);
+    // Likewise: deletes old nodes (`NODE_PURGE_AGE_DAYS`) when `state.node_purge` says so.
+    nodes::purge::spawn(&state);
     // Deletes telemetry past its 14 days where no TTL index does; stopped likewise.
     let _retention = telemetry::retention::spawn(state.store.clone());
     let svc = app(state);

@@ -4,7 +4,8 @@
 //! Besides the Python server's `http_requests_total{instance="api"}`, what an operator
 //! needs: requests by route template and status with latency histograms (`http`), events
 //! published and delivered and the current subscribers (`events`), store call latency and
-//! database errors (`store`), life-cycle transitions (`lifecycle`), and the process.
+//! database errors (`store`), life-cycle transitions (`lifecycle`), nodes purged (`purge`,
+//! also under the Python server's `nodes_purged`), and the process.
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntGauge, Registry, TextEncoder};
 
@@ -14,6 +15,7 @@ use crate::pubsub::PubSub;
 mod events;
 mod http;
 mod lifecycle;
+mod purge;
 mod store;
 
 pub use events::SubscriberKind;
@@ -55,6 +57,7 @@ pub struct Metrics {
     pub(crate) events: events::EventMetrics,
     pub(crate) store: store::StoreMetrics,
     pub(crate) lifecycle: lifecycle::LifecycleMetrics,
+    pub(crate) purge: purge::PurgeMetrics,
     log: LogGauges,
 }
 
@@ -109,6 +112,7 @@ impl Metrics {
             events: events::EventMetrics::new(&registry),
             store: store::StoreMetrics::new(&registry),
             lifecycle: lifecycle::LifecycleMetrics::new(&registry),
+            purge: purge::PurgeMetrics::new(&registry),
             log,
             registry,
         }
@@ -153,6 +157,9 @@ mod tests {
             "maestro_lifecycle_sweep_errors_total",
             "maestro_event_log_head",
             "maestro_build_info",
+            "nodes_purged",
+            "maestro_nodes_purged_total",
+            "maestro_node_purge_failures_total",
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}:\n{text}");
             assert!(text.contains(&format!("# TYPE {name} ")), "{name}:\n{text}");
@@ -162,5 +169,10 @@ mod tests {
             text.contains("http_requests_total{instance=\"api\"} 0"),
             "{text}"
         );
+        assert!(text.contains("nodes_purged{instance=\"api\"} 0"), "{text}");
+        m.nodes_purged(3);
+        let text = m.render(&PubSub::default(), &EventLog::new(0, 16)).unwrap();
+        assert!(text.contains("nodes_purged{instance=\"api\"} 3"), "{text}");
+        assert!(text.contains("maestro_nodes_purged_total 3"), "{text}");
     }
 }

@@ -1,5 +1,7 @@
-//! Node semantics independent of HTTP: data models, who may edit, and the write paths.
+//! Node semantics independent of HTTP: data models, who may edit, the write paths, and the
+//! purge of old nodes.
 pub mod authz;
 pub mod compare;
 pub mod models;
 pub mod ops;
+pub mod purge;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub conn_limits: crate::serve::ConnLimits,
     /// How often `crate::run` sweeps the node life-cycle rules; `None`: never.
     pub lifecycle: Option<crate::lifecycle::LifecycleConfig>,
+    /// When `crate::run` purges old nodes; `None`: never.
+    pub node_purge: Option<crate::nodes::purge::NodePurgeConfig>,
     /// The metrics of `GET /metrics`; the store records its calls in the same registry when
     /// it was opened with it (`crate::open_store_with_metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -39,8 +41,8 @@ pub struct AppState {
 
 impl AppState {
     /// A state over these parts, with defaults for the rest (WebSocket settings, a fresh
-    /// shutdown token and task tracker, no life-cycle sweeps: a test or an embedding turns
-    /// them on, `build_state` from the configuration).
+    /// shutdown token and task tracker, no life-cycle sweeps nor node purge: a test or an
+    /// embedding turns them on, `build_state` from the configuration).
     pub fn new(store: Arc<dyn Store>, tokens: Arc<TokenKeys>, onboarding: Arc<Onboarding>) -> Self {
         Self {
             store,
@@ -53,6 +55,7 @@ impl AppState {
             login_limits: Arc::default(),
             conn_limits: crate::serve::ConnLimits::default(),
             lifecycle: None,
+            node_purge: None,
             metrics: Arc::default(),
         }
     }

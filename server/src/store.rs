@@ -13,6 +13,7 @@ use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
 pub mod kv;
 pub mod mongo;
+pub mod purge;
 pub mod shared;
 pub mod sqlite;
 pub mod telemetry;
@@ -20,6 +21,7 @@ pub mod timed;
 pub mod user_cache;
 
 pub use kv::KvStore;
+pub use purge::PurgeStore;
 pub use shared::SharedStore;
 pub use telemetry::TelemetryStore;
 pub use user_cache::UserCache;
@@ -224,9 +226,11 @@ pub struct SubscriberState {
 
 /// Everything the API stores. Implementations must be safe to share between requests.
 /// The key/value values are in [`KvStore`], telemetry in [`TelemetryStore`], what several
-/// servers share in [`SharedStore`].
+/// servers share in [`SharedStore`], the deletion of old nodes in [`PurgeStore`].
 #[async_trait]
-pub trait Store: KvStore + TelemetryStore + SharedStore + Send + Sync + 'static {
+pub trait Store:
+    KvStore + TelemetryStore + SharedStore + PurgeStore + Send + Sync + 'static
+{
     /// Short name of the backend for logs (`sqlite`, `mongodb`).
     fn backend_name(&self) -> &'static str;
 

@@ -15,6 +15,8 @@ mod events;
 mod lifecycle;
 #[path = "store_conformance/nodes.rs"]
 mod nodes;
+#[path = "store_conformance/purge.rs"]
+mod purge;
 #[path = "store_conformance/queries.rs"]
 mod queries;
 #[path = "store_conformance/support.rs"]
@@ -160,6 +162,9 @@ conformance_suite! {
     lifecycle::pending_descendants_are_found_at_any_depth,
     lifecycle::a_cycle_of_parents_ends_the_walk,
     lifecycle::a_wide_finished_tree_has_nothing_pending,
+    purge::old_nodes_go_and_checkouts_and_recent_ones_stay,
+    purge::batches_go_oldest_first_and_continue_from_their_cursor,
+    purge::a_purge_deletes_every_old_node_in_batches_and_counts_them,
 }
 
 /// A SQLite store that can be closed and opened again on the same directory.

@@ -375,6 +375,52 @@ async fn cli_errors_exit_non_zero_with_a_message() {
     assert_eq!(r.code, 2, "{r:?}");
 }
 
+/// `purge-nodes` next to a running server: it takes no lock, counts and deletes only old
+/// nodes (none of those the API just made), and refuses a cut-off of 0 days.
+async fn purge_nodes_runs_next_to_the_server(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), backend);
+    let (data, backend) = (server.data_dir().to_owned(), server.backend().clone());
+    let admin = server.admin().await;
+    let made = admin
+        .create(&json!({"kind": "test", "name": "fresh", "path": ["fresh"]}))
+        .await;
+    let out = cli(&data, &backend, &["purge-nodes", "--dry-run"], None)
+        .ok()
+        .stdout;
+    assert!(out.starts_with("0 nodes created before "), "{out}");
+    let args = ["purge-nodes", "--older-than-days", "1"];
+    let out = cli(&data, &backend, &args, None).ok().stdout;
+    assert!(out.starts_with("deleted 0 nodes created before "), "{out}");
+    let id = made["id"].as_str().unwrap();
+    assert_eq!(
+        admin.get(&format!("/latest/node/{id}")).await["name"],
+        "fresh"
+    );
+    let zero = ["purge-nodes", "--older-than-days", "0"];
+    cli(&data, &backend, &zero, None).fails_with("--older-than-days must be 1 or more");
+    let metrics = admin
+        .http
+        .get(format!("{}/metrics", admin.base))
+        .send()
+        .await;
+    let text = metrics.unwrap().text().await.unwrap();
+    assert!(text.contains("nodes_purged{instance=\"api\"} 0"), "{text}");
+}
+
+#[tokio::test]
+async fn sqlite_purge_nodes_runs_next_to_the_server() {
+    purge_nodes_runs_next_to_the_server(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn mongodb_purge_nodes_runs_next_to_the_server() {
+    let Some(b) = Backend::mongo("purge_nodes_cli") else {
+        return;
+    };
+    purge_nodes_runs_next_to_the_server(b).await;
+}
+
 #[test]
 fn every_command_has_help() {
     let dir = tempfile::tempdir().unwrap();
@@ -395,6 +441,7 @@ fn every_command_has_help() {
         "group list",
         "group remove",
         "check",
+        "purge-nodes",
     ] {
         let mut args: Vec<&str> = path.split_whitespace().collect();
         args.push("--help");

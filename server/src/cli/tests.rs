@@ -211,3 +211,66 @@ async fn users_and_groups_on_sqlite() {
         .unwrap_err();
     assert_eq!(e.to_string(), "there is no user named 'nobody'");
 }
+
+#[tokio::test]
+async fn purge_nodes_counts_then_deletes_the_old_non_checkouts() {
+    use crate::store::NodeWrite;
+    use maestro_common::{Node, Timestamp};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::embedded(dir.path().to_owned());
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let s: &dyn Store = &store;
+    let now = Timestamp::now();
+    let made = |kind: &str, days_ago: i64, i: u32| {
+        let mut n = Node::new(kind, &format!("{kind}-{i}"), vec![]);
+        n.id = Some(
+            maestro_common::node::ObjectIdHex::parse(&format!("65000000000000000000{i:04x}"))
+                .unwrap(),
+        );
+        n.created = now.plus_seconds(-days_ago * 86_400);
+        n.updated = n.created;
+        n.timeout = n.created;
+        NodeWrite::Insert(n)
+    };
+    let writes = vec![
+        made("test", 400, 1),
+        made("kbuild", 200, 2),
+        made("checkout", 400, 3),
+        made("test", 10, 4),
+        made("test", 100, 5),
+    ];
+    s.write_nodes(writes).await.unwrap();
+
+    let r = exec(s, &cfg, &["purge-nodes", "--dry-run"], "")
+        .await
+        .unwrap();
+    assert!(
+        text(&r.out).starts_with("2 nodes created before "),
+        "{}",
+        text(&r.out)
+    );
+    assert_eq!(s.count_nodes(&Default::default()).await.unwrap(), 5);
+    let r = exec(s, &cfg, &["purge-nodes", "--older-than-days", "50"], "")
+        .await
+        .unwrap();
+    let out = text(&r.out);
+    assert!(out.starts_with("deleted 3 nodes created before "), "{out}");
+    assert!(out.contains("(more than 50 days ago)"), "{out}");
+    let left = s.find_nodes(&Default::default(), 0, None).await.unwrap();
+    let names: Vec<&str> = left.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["checkout-3", "test-4"]);
+
+    let e = exec(s, &cfg, &["purge-nodes", "--older-than-days", "0"], "")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("1 or more"), "{e}");
+    let mut off = cfg.clone();
+    off.node_purge_age_days = 0;
+    let e = exec(s, &off, &["purge-nodes"], "").await.unwrap_err();
+    assert!(e.to_string().contains("give --older-than-days"), "{e}");
+    let e = exec(s, &cfg, &["purge-nodes", "--older-than-days", "99999"], "")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("at most 36600"), "{e}");
+}

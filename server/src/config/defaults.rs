@@ -13,3 +13,22 @@ pub const SMTP_PORT: u16 = 587;
 
 /// Event-producing MongoDB write transactions a server runs at once.
 pub const MONGODB_WRITE_TRANSACTIONS: usize = 1;
+
+/// Age in days past which the node purge deletes nodes (other than checkouts), as
+/// KernelCI's `NODE_PURGE_AGE_DAYS`; 0 turns the purge off.
+pub const NODE_PURGE_AGE_DAYS: u64 = 180;
+
+/// Seconds from start to the first node purge: 10 minutes, as KernelCI.
+pub const NODE_PURGE_FIRST_DELAY_SECS: u64 = 600;
+
+/// Seconds between two node purges: 24 hours, as KernelCI.
+pub const NODE_PURGE_INTERVAL_SECS: u64 = 86_400;
+
+/// Seconds from a failed node purge to the next try: 1 hour, as KernelCI.
+pub const NODE_PURGE_RETRY_SECS: u64 = 3_600;
+
+/// Nodes deleted per batch (one write each): 10,000, as KernelCI.
+pub const NODE_PURGE_BATCH: u64 = 10_000;
+
+/// Milliseconds of pause between two batches: 1 s, as KernelCI.
+pub const NODE_PURGE_PAUSE_MS: u64 = 1_000;

@@ -1,10 +1,11 @@
-//! The plain settings of the server's parts, built from the options: the mailer's, and
-//! the life-cycle sweeps'. The parts never read a `Config` themselves.
+//! The plain settings of the server's parts, built from the options: the mailer's, the
+//! life-cycle sweeps' and the node purge's. The parts never read a `Config` themselves.
 use std::time::Duration;
 
 use super::Config;
 use crate::lifecycle::LifecycleConfig;
 use crate::mail::{MailSettings, SmtpTls};
+use crate::nodes::purge::{NodePurgeConfig, PurgeBatches};
 
 impl Config {
     /// The mail settings, or `None` when no SMTP host is set (email disabled). A host
@@ -37,6 +38,27 @@ impl Config {
             timeout_every: secs(self.lifecycle_timeout_interval_secs),
             holdoff_every: secs(self.lifecycle_holdoff_interval_secs),
             closing_every: secs(self.lifecycle_closing_interval_secs),
+        })
+    }
+
+    /// How the node purge deletes (for the background purge and `purge-nodes`).
+    pub fn purge_batches(&self) -> PurgeBatches {
+        PurgeBatches {
+            size: self.node_purge_batch.max(1),
+            pause: Duration::from_millis(self.node_purge_pause_ms),
+        }
+    }
+
+    /// When the background node purge runs; `None` with `--node-purge-age-days 0`.
+    pub fn node_purge(&self) -> Option<NodePurgeConfig> {
+        // A period of 0 would make a busy loop: one second at least.
+        let period = Duration::from_secs(self.node_purge_interval_secs.max(1));
+        (self.node_purge_age_days > 0).then(|| NodePurgeConfig {
+            age_days: self.node_purge_age_days,
+            first_delay: Duration::from_secs(self.node_purge_first_delay_secs),
+            period,
+            retry: Duration::from_secs(super::defaults::NODE_PURGE_RETRY_SECS),
+            batches: self.purge_batches(),
         })
     }
 }
@@ -101,5 +123,46 @@ mod tests {
                 .unwrap_err()
                 .contains("--lifecycle-closing-interval-secs")
         );
+    }
+
+    #[test]
+    fn node_purge_defaults_are_the_python_servers_and_age_0_turns_it_off() {
+        let cfg = Config::parse_from(["maestro-server"]);
+        let purge = cfg.node_purge().unwrap();
+        assert_eq!(purge.age_days, 180);
+        assert_eq!(purge.first_delay, Duration::from_secs(600));
+        assert_eq!(purge.period, Duration::from_secs(86_400));
+        assert_eq!(purge.retry, Duration::from_secs(3_600));
+        assert_eq!(
+            purge.batches,
+            PurgeBatches {
+                size: 10_000,
+                pause: Duration::from_secs(1)
+            }
+        );
+        let off = Config::parse_from(["maestro-server", "--node-purge-age-days", "0"]);
+        assert_eq!(off.node_purge(), None);
+        let tuned = Config::parse_from([
+            "maestro-server",
+            "--node-purge-age-days",
+            "30",
+            "--node-purge-first-delay-secs",
+            "0",
+            "--node-purge-interval-secs",
+            "60",
+            "--node-purge-batch",
+            "500",
+            "--node-purge-pause-ms",
+            "0",
+        ]);
+        let tuned = tuned.node_purge().unwrap();
+        assert_eq!((tuned.age_days, tuned.first_delay), (30, Duration::ZERO));
+        assert_eq!(tuned.period, Duration::from_secs(60));
+        assert_eq!(tuned.batches.size, 500);
+        assert_eq!(tuned.batches.pause, Duration::ZERO);
+        let zero = Config::parse_from(["maestro-server", "--node-purge-batch", "0"]);
+        assert!(zero.validate().unwrap_err().contains("--node-purge-batch"));
+        let huge = Config::parse_from(["maestro-server", "--node-purge-batch", "1000000"]);
+        assert!(huge.validate().unwrap_err().contains("--node-purge-batch"));
     }
 }

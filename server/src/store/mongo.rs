@@ -28,6 +28,7 @@ mod filter;
 mod indexes;
 mod kv;
 mod lifecycle;
+mod purge;
 mod raw;
 mod registry;
 mod sequence;

@@ -23,6 +23,7 @@ mod json_match;
 mod kv;
 mod lifecycle;
 mod node_write;
+mod purge;
 mod schema;
 mod telemetry;
 

@@ -82,6 +82,7 @@ fn specs() -> Vec<Spec> {
         spec("node", doc! {"data.kernel_revision.commit": 1}),
         spec("node", doc! {"owner": 1}),
         spec("node", doc! {"name": 1}),
+        // Also the node purge's, which names it in a hint (purge.rs).
         spec("node", doc! {"created": 1}),
         spec("node", doc! {"updated": 1}),
         spec("node", doc! {"processed_by_kcidb_bridge": 1}),

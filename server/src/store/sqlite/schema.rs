@@ -59,6 +59,11 @@ CREATE INDEX IF NOT EXISTS node_revision ON node (rev_tree, rev_branch, rev_comm
 -- (1.4 s at 100,000 nodes of one commit). It replaces `node_commit` of older files.
 CREATE INDEX IF NOT EXISTS node_commit_id ON node (rev_commit, id);
 DROP INDEX IF EXISTS node_commit;
+-- The node purge (purge.rs): a range of `created`, oldest first, with `kind` in the index
+-- so that the kept checkouts are passed over without reading their rows. `created` only
+-- grows, so an insert adds to the index's last page, which is in the cache. Built once when
+-- an older file opens.
+CREATE INDEX IF NOT EXISTS node_created_kind ON node (created, kind);
 -- The event history: `seq` is the sequence number (AUTOINCREMENT: never reused, even after
 -- the oldest events are purged); `doc` is the record as `GET /events` shows it.
 CREATE TABLE IF NOT EXISTS event (

@@ -1,10 +1,12 @@
-//! The key/value, shared and telemetry calls of [`TimedStore`], bounded as every other call.
+//! The key/value, shared, telemetry and purge calls of [`TimedStore`], bounded as every other
+//! call.
 use async_trait::async_trait;
 use maestro_common::{Filter, Timestamp};
 
 use super::TimedStore;
 use crate::store::StoreResult;
 use crate::store::kv::KvStore;
+use crate::store::purge::{PurgeRange, PurgeStore, PurgedBatch};
 use crate::store::shared::SharedStore;
 use crate::store::telemetry::{TelemetryGroup, TelemetryGrouping, TelemetryStore};
 use crate::telemetry::TelemetryEvent;
@@ -87,5 +89,13 @@ impl TelemetryStore for TimedStore {
 
     fn expires_telemetry_itself(&self) -> bool {
         self.inner.expires_telemetry_itself()
+    }
+}
+
+#[async_trait]
+impl PurgeStore for TimedStore {
+    async fn purge_nodes(&self, range: PurgeRange, limit: u64) -> StoreResult<PurgedBatch> {
+        self.bound("purge_nodes", self.inner.purge_nodes(range, limit))
+            .await
     }
 }

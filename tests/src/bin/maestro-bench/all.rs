@@ -1,4 +1,4 @@
-//! `maestro-bench all [--quick]`: the W2, W3, W4 and W6 workloads (and W1 with the
+//! `maestro-bench all [--quick]`: the W2, W3, W4, W6 and W7 workloads (and W1 with the
 //! simulated pipeline) one after another against one server, with the server's CPU per
 //! request for each, not only rates. The server is started here on a fresh data directory (the
 //! `maestro-server` next to this program, or `--server-bin`), or is the one at `--url`
@@ -26,6 +26,8 @@ struct Plan {
     fanout_seconds: u64,
     /// W6: how long the slow subscribers stall.
     stall: u64,
+    /// W7: old nodes seeded and purged, and the seconds of load without a purge.
+    purge: (usize, u64),
 }
 
 impl Plan {
@@ -42,6 +44,7 @@ impl Plan {
                 size: Size::Typical,
                 fanout_seconds: 5,
                 stall: 30,
+                purge: (200_000, 10),
             }
         } else {
             Self {
@@ -55,6 +58,7 @@ impl Plan {
                 fanout_seconds: 10,
                 // workloads.md's W6: 20 minutes.
                 stall: 1_200,
+                purge: (1_000_000, 20),
             }
         }
     }
@@ -77,10 +81,7 @@ impl Drop for Started {
 /// Starts `maestro-server` on a free loopback port with a fresh data directory and the
 /// life-cycle rules every second (W1 needs them); returns it and its URL.
 async fn start_server(a: &Args) -> (Started, String) {
-    let bin = a.server_bin.clone().unwrap_or_else(|| {
-        let exe = std::env::current_exe().expect("own path");
-        exe.with_file_name("maestro-server")
-    });
+    let bin = server_bin(a);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -120,6 +121,14 @@ async fn start_server(a: &Args) -> (Started, String) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     (started, url)
+}
+
+/// `--server-bin`, or the `maestro-server` next to this program.
+pub fn server_bin(a: &Args) -> PathBuf {
+    a.server_bin.clone().unwrap_or_else(|| {
+        let exe = std::env::current_exe().expect("own path");
+        exe.with_file_name("maestro-server")
+    })
 }
 
 /// One line of the final table.
@@ -237,9 +246,23 @@ pub async fn run(mut a: Args) {
         .await;
     }
     let queries = read_queries(&http, &a.url).await;
-    for q in queries {
-        let work = crate::read_one(&http, &a.url, &q, plan.reads, plan.read_cap);
+    for q in &queries {
+        let work = crate::read_one(&http, &a.url, q, plan.reads, plan.read_cap);
         measured(&probe, &mut lines, async { vec![work.await] }).await;
+    }
+    // W7 needs the server's SQLite data directory: a server started here, not on MongoDB.
+    if let Some(s) = started.as_ref().filter(|_| a.mongodb_uri.is_none()) {
+        let (nodes, secs) = plan.purge;
+        let p = crate::purge::Purge {
+            url: a.url.clone(),
+            token: token.clone(),
+            data_dir: s.dir.join("data"),
+            server_bin: server_bin(&a),
+            nodes,
+            baseline: Duration::from_secs(secs),
+            queries,
+        };
+        measured(&probe, &mut lines, crate::purge::run(p)).await;
     }
     // W4 and W6 print their own figures (per subscriber kind, not per request).
     for rate in [100, 1_000] {

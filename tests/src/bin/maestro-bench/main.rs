@@ -19,11 +19,16 @@
 //!   receiving R events/s (default 15,000 nodes).
 //! - `pipeline --revisions N --size small|typical|big --speed F`: W1 with the simulated
 //!   pipeline as the load generator, on a fresh server.
+//! - `purge --data-dir DIR [--nodes N] [--seconds S] [--server-bin PATH]`: W7, N old nodes
+//!   seeded into the SQLite store in DIR of the server at `--url`, then purged by
+//!   `maestro-server purge-nodes` while W2 POSTs and W3 reads run (S s of them without a
+//!   purge first, for comparison).
 //! - `all [--quick] [--server-bin PATH]`: W2, W3 (at 1,000,000 nodes, 100,000 with
-//!   `--quick`) and W1 one after another on a server started for the run (or the one at
-//!   `--url`, with `--server-pid` for its CPU), with the server CPU per request of each.
-//!   `--mongodb-uri URI`: the started server stores in a fresh database there, counting
-//!   its MongoDB commands (reported per request); `--nodes N`: W3 at N nodes.
+//!   `--quick`), W4, W6, W7 and W1 one after another on a server started for the run (or
+//!   W2-W6 on the one at `--url`, with `--server-pid` for its CPU), with the server CPU per
+//!   request of each. `--mongodb-uri URI`: the started server stores in a fresh database
+//!   there, counting its MongoDB commands (reported per request; no W7 there); `--nodes N`:
+//!   W3 at N nodes.
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -33,6 +38,7 @@ mod commands;
 mod fanout;
 mod monitor;
 mod pipeline;
+mod purge;
 mod slow;
 mod stats;
 
@@ -48,6 +54,8 @@ struct Args {
     server_bin: Option<std::path::PathBuf>,
     /// `all`: the server it starts stores in MongoDB at this URI (a fresh database).
     mongodb_uri: Option<String>,
+    /// The server's data directory (`purge`).
+    data_dir: Option<std::path::PathBuf>,
     password: String,
     command: String,
     clients: usize,
@@ -76,6 +84,7 @@ fn parse_args() -> Args {
         quick: false,
         server_bin: None,
         mongodb_uri: None,
+        data_dir: None,
         password: std::env::var("MAESTRO_ADMIN_PASSWORD").unwrap_or_default(),
         command: String::new(),
         clients: 1,
@@ -103,6 +112,7 @@ fn parse_args() -> Args {
             }
             "--quick" => a.quick = true,
             "--server-bin" => a.server_bin = Some(val().into()),
+            "--data-dir" => a.data_dir = Some(val().into()),
             "--urls" => {
                 a.urls = val()
                     .split(',')
@@ -363,6 +373,27 @@ async fn main() {
             }
         }
         "all" => all::run(a).await,
+        "purge" => {
+            let token = login(&http, &a).await;
+            // W3's queries are about a checkout with children: one PUT of 1,000 tests.
+            hierarchies(&a.url, &http, &token, 1_000, 1).await;
+            let queries = read_queries(&http, &a.url).await;
+            let p = purge::Purge {
+                url: a.url.clone(),
+                token,
+                data_dir: a
+                    .data_dir
+                    .clone()
+                    .expect("--data-dir: the server's data directory"),
+                server_bin: all::server_bin(&a),
+                nodes: a.nodes,
+                baseline: Duration::from_secs(a.seconds),
+                queries,
+            };
+            for run in purge::run(p).await {
+                run.print();
+            }
+        }
         "fanout" => {
             let token = login(&http, &a).await;
             fanout::run(fanout::Fanout {
@@ -424,8 +455,8 @@ async fn main() {
             .await;
         }
         _ => eprintln!(
-            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|slow|monitor|pipeline|all> \
-             [--quick --clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D --stall S \
+            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|slow|monitor|pipeline|purge|all> \
+             [--quick --data-dir DIR --clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D --stall S \
              --server-pid PID[,PID...]]"
         ),
     }
