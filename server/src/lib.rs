@@ -86,7 +86,11 @@ pub async fn open_store_with_metrics(
             )
             .await
             .context("connecting to MongoDB")?
-            .with_write_transactions(cfg.mongodb_write_transactions),
+            .with_write_transactions(cfg.mongodb_write_transactions)
+            .with_event_feed_poll(
+                (cfg.mongodb_event_feed_poll_ms > 0)
+                    .then(|| Duration::from_millis(cfg.mongodb_event_feed_poll_ms)),
+            ),
         ),
         None => Arc::new(
             store::sqlite::SqliteStore::open_with(

@@ -189,6 +189,14 @@ impl MongoStore {
         })
     }
 
+    /// Other servers' events read by sequence every `every` instead of from a change
+    /// stream (`None`, the default: the change stream); see `feed::FeedHandle::set_poll`.
+    #[must_use]
+    pub fn with_event_feed_poll(self, every: Option<Duration>) -> Self {
+        self.feed.handle().set_poll(every);
+        self
+    }
+
     /// At most `n` (at least one) event-producing write transactions of this server at once.
     #[must_use]
     pub fn with_write_transactions(mut self, n: usize) -> Self {

@@ -7,9 +7,12 @@
 //! milliseconds after their commit; open only while other servers beat on the database,
 //! see `registry.rs`: alone, a server needs none), and reads by sequence (at start, after
 //! the stream broke, when the reorder buffer overflowed, and every second as a safety net;
-//! every 50 ms where the database has no change streams but the server has company). [`Reorder`] passes them on in number
+//! every 50 ms where the database has no change streams but the server has company; at a
+//! set interval instead of a stream where the operator chose that, see
+//! [`FeedHandle::set_poll`]). [`Reorder`] passes them on in number
 //! order; a missing number is waited for (the hole rule, see `sequence.rs`): its claim is
 //! checked from 50 ms on, and after [`HOLE_WAIT`] without one the number is fenced.
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,6 +63,9 @@ struct Shared {
     order: Mutex<Reorder>,
     /// Wakes the task: a hole appeared, or a fence ended.
     wake: Notify,
+    /// Milliseconds between reads by sequence in place of the change stream while other
+    /// servers write; 0: the change stream.
+    poll_ms: AtomicU64,
 }
 
 impl Shared {
@@ -101,6 +107,19 @@ impl FeedHandle {
     /// This server committed `event`.
     pub(super) fn offer(&self, event: SharedEvent) {
         self.0.insert([(event.seq(), Entry::Event(event))]);
+    }
+
+    /// Reads the history by sequence every `every` instead of opening a change stream
+    /// (`None`: the change stream). On a database where a change stream costs a read of
+    /// every write for every server (the MongoDB-wire test server wakes each stream on each
+    /// oplog entry), one indexed read per interval per server costs less at high rates; on a
+    /// replica set the change stream is cheaper and quicker.
+    pub(super) fn set_poll(&self, every: Option<Duration>) {
+        let ms = every.map_or(0, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+        });
+        self.0.poll_ms.store(ms, Ordering::Relaxed);
+        self.0.wake.notify_one();
     }
 
     /// This server gave up `seq`, and made it a hole.
@@ -153,6 +172,7 @@ impl Feed {
             log: Arc::clone(&log),
             order: Mutex::new(order),
             wake: Notify::new(),
+            poll_ms: AtomicU64::new(0),
         });
         let stop = CancellationToken::new();
         let task = Task {
@@ -240,12 +260,23 @@ impl Task {
                 return;
             }
             let company = self.registry.has_company();
+            let poll = match self.shared.poll_ms.load(Ordering::Relaxed) {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            };
+            if poll.is_some() {
+                stream = None;
+            }
             if company {
                 alone_since = None;
             } else {
                 alone_since.get_or_insert_with(Instant::now);
             }
-            if stream.is_none() && company && stream_tried.is_none_or(|t| t.elapsed() >= REOPEN) {
+            if poll.is_none()
+                && stream.is_none()
+                && company
+                && stream_tried.is_none_or(|t| t.elapsed() >= REOPEN)
+            {
                 stream_tried = Some(Instant::now());
                 stream = self.open().await;
                 // What committed while there was no stream is read by sequence.
@@ -261,7 +292,11 @@ impl Task {
                 .order
                 .lock()
                 .is_ok_and(|mut o| o.take_overflow());
-            let every = if stream.is_some() || !company {
+            let every = if !company {
+                SAFETY_POLL
+            } else if let Some(p) = poll {
+                p
+            } else if stream.is_some() {
                 SAFETY_POLL
             } else {
                 POLL_WITHOUT_STREAM

@@ -102,6 +102,41 @@ async fn stores_on_one_database_get_every_event_in_one_order() {
     a.drop_database().await.unwrap();
 }
 
+/// As [`stores_on_one_database_get_every_event_in_one_order`], with the feed reading by
+/// sequence every 20 ms instead of from change streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_polling_feed_gets_every_event_of_every_store_in_one_order() {
+    let Some(a) = store("scale_poll").await else {
+        return;
+    };
+    let every = Some(Duration::from_millis(20));
+    let a = a.with_event_feed_poll(every);
+    let b = peer(&a).await.with_event_feed_poll(every);
+    let stores = [&a, &b];
+    let writers = (0..4).map(|w| {
+        let s = stores[w % 2];
+        async move {
+            for r in 0..15 {
+                publish(s, w * 100 + r).await;
+            }
+        }
+    });
+    futures::future::join_all(writers).await;
+    for s in stores {
+        reach(s, 60).await;
+    }
+    let first = logged(&a);
+    assert_eq!(
+        first.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+        (1..=60).collect::<Vec<_>>(),
+        "every number once, in order"
+    );
+    let payloads: HashSet<String> = first.iter().map(|(_, d)| d.to_string()).collect();
+    assert_eq!(payloads.len(), 60, "every event once");
+    assert_eq!(logged(&b), first, "the same order on both stores");
+    a.drop_database().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_number_nobody_claims_is_waited_for_then_fenced_and_skipped() {
     let Some(a) = store("scale_fence").await else {
