@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bson::{Document, doc};
-use futures::TryStreamExt;
 use maestro_common::node::ObjectIdHex;
 use maestro_common::{Filter, Node, Timestamp};
-use mongodb::error::{Error as DriverError, ErrorKind, WriteFailure};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
-use mongodb::options::{Acknowledgment, ClientOptions, Collation, CollationStrength};
+use mongodb::options::{Acknowledgment, ClientOptions};
 use mongodb::{Client, Collection, Database};
 
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
@@ -22,6 +20,7 @@ use crate::store::{
 };
 
 mod convert;
+mod errors;
 mod events;
 mod feed;
 mod filter;
@@ -29,6 +28,7 @@ mod indexes;
 mod kv;
 mod lifecycle;
 mod purge;
+mod query;
 mod raw;
 mod registry;
 mod sequence;
@@ -38,8 +38,9 @@ mod telemetry;
 mod tests;
 mod write;
 
-/// Mongo's `DuplicateKey` (E11000).
-const DUPLICATE_KEY: i32 = 11000;
+use errors::{backend, backend_msg, error_code, is_duplicate_key, user_conflict};
+pub(super) use query::find_sorted;
+use query::{case_insensitive, page};
 
 /// The MongoDB store: collections `node`, `user`, `usergroup`, `eventhistory`,
 /// `subscriber_state` and `counters` of one database (shaped as the Python server's), and
@@ -532,130 +533,5 @@ impl Store for MongoStore {
         } else {
             GroupDeletion::NotFound
         })
-    }
-}
-
-/// One page of `query` in id order, with the number of all matches.
-async fn page(
-    collection: &Collection<Document>,
-    query: Document,
-    offset: u64,
-    limit: u64,
-    max_time: Duration,
-) -> StoreResult<(Vec<Document>, u64)> {
-    let total = collection
-        .count_documents(query.clone())
-        .max_time(max_time)
-        .await
-        .map_err(backend)?;
-    let docs = find_sorted(
-        collection,
-        query,
-        doc! {"_id": 1},
-        (offset, Some(limit)),
-        max_time,
-    )
-    .await?;
-    Ok((docs, total))
-}
-
-/// Documents matching `query` in `sort` order, skipping `offset`, at most `limit` (all when
-/// `None`; `Some(0)` is none, where MongoDB would read `limit: 0` as "no limit"), stopped
-/// by the server after `max_time`.
-pub(super) async fn find_sorted(
-    collection: &Collection<Document>,
-    query: Document,
-    sort: Document,
-    (offset, limit): (u64, Option<u64>),
-    max_time: Duration,
-) -> StoreResult<Vec<Document>> {
-    if limit == Some(0) {
-        return Ok(Vec::new());
-    }
-    let mut find = collection
-        .find(query)
-        .sort(sort)
-        .skip(offset)
-        .max_time(max_time);
-    if let Some(limit) = limit {
-        find = find.limit(i64::try_from(limit).unwrap_or(i64::MAX));
-    }
-    find.await
-        .map_err(backend)?
-        .try_collect()
-        .await
-        .map_err(backend)
-}
-
-/// Emails compare ignoring case, with the collation of the Python server's unique index.
-fn case_insensitive() -> Collation {
-    Collation::builder()
-        .locale("en".to_owned())
-        .strength(CollationStrength::Secondary)
-        .build()
-}
-
-/// A driver error as a store error.
-fn backend(e: DriverError) -> StoreError {
-    match error_code(&e) {
-        // BadValue, invalid regex, regex too complex: the client's query (a pattern our
-        // check let through, a value the server cannot take), not a failure of the store.
-        Some(2 | 51091 | 51108 | 51109) => {
-            let msg = match e.kind.as_ref() {
-                ErrorKind::Command(c) => c.message.clone(),
-                _ => e.to_string(),
-            };
-            return StoreError::Invalid(format!("The database refused the query: {msg}"));
-        }
-        // MaxTimeMSExpired: the query ran over `maxTimeMS`.
-        Some(50) => {
-            return StoreError::Unavailable("The query took too long and was stopped".into());
-        }
-        _ => {}
-    }
-    if matches!(
-        e.kind.as_ref(),
-        ErrorKind::ServerSelection { .. }
-            | ErrorKind::Io(_)
-            | ErrorKind::ConnectionPoolCleared { .. }
-    ) {
-        tracing::warn!(error = %e, "MongoDB unreachable");
-        return StoreError::Unavailable("The database is unreachable".into());
-    }
-    StoreError::Backend(Box::new(e))
-}
-
-/// A store error of our own making.
-fn backend_msg(msg: String) -> StoreError {
-    StoreError::Backend(msg.into())
-}
-
-/// The server's error code, whether it came as a command error or a write error.
-fn error_code(e: &DriverError) -> Option<i32> {
-    match e.kind.as_ref() {
-        ErrorKind::Command(c) => Some(c.code),
-        ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
-        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
-        ErrorKind::InsertMany(m) => m.write_errors.as_ref()?.first().map(|w| w.code),
-        _ => None,
-    }
-}
-
-fn is_duplicate_key(e: &DriverError) -> bool {
-    error_code(e) == Some(DUPLICATE_KEY)
-}
-
-/// Names the taken key of a user write: the duplicate-key message names the index.
-fn user_conflict(e: DriverError, user: &StoredUser) -> StoreError {
-    if !is_duplicate_key(&e) {
-        return backend(e);
-    }
-    // "... index: username_1 dup key: { username: ... }"; checking the key pattern and not
-    // just "username" keeps an email such as "username@x.org" from being misreported.
-    let message = e.to_string();
-    if message.contains("index: username") || message.contains("dup key: { username") {
-        StoreError::Conflict(format!("username '{}' is taken", user.username))
-    } else {
-        StoreError::Conflict(format!("email '{}' is taken", user.email))
     }
 }
