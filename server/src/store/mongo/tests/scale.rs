@@ -336,3 +336,52 @@ async fn the_open_transaction_of_a_dead_store_is_aborted_by_the_others() {
     );
     a.drop_database().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_given_up_mid_transaction_is_aborted_at_once() {
+    let Some(a) = store("scale_abandon").await else {
+        return;
+    };
+    let writer = peer(&a).await;
+    assert_eq!(publish(&a, 1).await, 1);
+    // `writer` claims 2 in a transaction, as its write path does, and then the request
+    // gives up (the store's time bound dropped the write's future): its guard is dropped
+    // while the transaction is open. The store stays alive and beating, so no reaper would
+    // abort the transaction; only the guard does.
+    let seq = sequence::allocate(&writer.counters).await.unwrap();
+    assert_eq!(seq, 2);
+    let mut session = writer.client.start_session().await.unwrap();
+    writer.registry.track(&session).await;
+    let guard = writer.registry.abandon_guard(&session);
+    session.start_transaction().await.unwrap();
+    writer
+        .claims
+        .insert_one(sequence::claim(seq))
+        .session(&mut session)
+        .await
+        .unwrap();
+    drop(guard);
+    let started = Instant::now();
+    assert_eq!(publish(&a, 3).await, 3);
+    reach(&a, 3).await;
+    reach(&writer, 3).await;
+    // The hole rule's wait and a fence: a second or two, not MongoDB's transaction lifetime
+    // (60 s), which readers waited for before the guard existed.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let hole = a
+        .claims
+        .find_one(doc! {"_id": 2_i64})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hole.get_bool("hole"), Ok(true));
+    assert!(
+        session.commit_transaction().await.is_err(),
+        "the abandoned transaction was aborted"
+    );
+    a.drop_database().await.unwrap();
+}
