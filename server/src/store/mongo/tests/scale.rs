@@ -295,6 +295,36 @@ async fn subscription_ids_are_unique_across_stores_and_above_the_clock() {
     a.drop_database().await.unwrap();
 }
 
+/// `s` takes the next number and claims it in a transaction left open, as its write path
+/// does before writing the nodes; the number and the session.
+async fn claim_in_open_transaction(s: &MongoStore) -> (u64, mongodb::ClientSession) {
+    let seq = sequence::allocate(&s.counters).await.unwrap();
+    let mut session = s.client.start_session().await.unwrap();
+    s.registry.track(&session).await;
+    session.start_transaction().await.unwrap();
+    s.claims
+        .insert_one(sequence::claim(seq))
+        .session(&mut session)
+        .await
+        .unwrap();
+    (seq, session)
+}
+
+/// `seq` was fenced as a hole, and the transaction that claimed it no longer commits.
+async fn assert_fenced_and_aborted(s: &MongoStore, seq: u64, mut session: mongodb::ClientSession) {
+    let hole = s
+        .claims
+        .find_one(doc! {"_id": i64::try_from(seq).unwrap()})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hole.get_bool("hole"), Ok(true));
+    assert!(
+        session.commit_transaction().await.is_err(),
+        "the transaction that claimed {seq} was aborted"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_open_transaction_of_a_dead_store_is_aborted_by_the_others() {
     let Some(a) = store("scale_reap").await else {
@@ -304,15 +334,8 @@ async fn the_open_transaction_of_a_dead_store_is_aborted_by_the_others() {
     assert_eq!(publish(&a, 1).await, 1);
     // `dead` claims 2 in a transaction, and dies before committing (its process would be
     // gone; here its beat stops and the transaction stays open).
-    let seq = sequence::allocate(&dead.counters).await.unwrap();
-    let mut session = dead.client.start_session().await.unwrap();
-    dead.registry.track(&session).await;
-    session.start_transaction().await.unwrap();
-    dead.claims
-        .insert_one(sequence::claim(seq))
-        .session(&mut session)
-        .await
-        .unwrap();
+    let (seq, session) = claim_in_open_transaction(&dead).await;
+    assert_eq!(seq, 2);
     dead.registry.fall_silent();
     let started = Instant::now();
     assert_eq!(publish(&a, 3).await, 3);
@@ -323,17 +346,7 @@ async fn the_open_transaction_of_a_dead_store_is_aborted_by_the_others() {
         "{:?}",
         started.elapsed()
     );
-    let hole = a
-        .claims
-        .find_one(doc! {"_id": 2_i64})
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(hole.get_bool("hole"), Ok(true));
-    assert!(
-        session.commit_transaction().await.is_err(),
-        "the dead store's transaction was aborted"
-    );
+    assert_fenced_and_aborted(&a, seq, session).await;
     a.drop_database().await.unwrap();
 }
 
@@ -348,19 +361,9 @@ async fn a_write_given_up_mid_transaction_is_aborted_at_once() {
     // gives up (the store's time bound dropped the write's future): its guard is dropped
     // while the transaction is open. The store stays alive and beating, so no reaper would
     // abort the transaction; only the guard does.
-    let seq = sequence::allocate(&writer.counters).await.unwrap();
+    let (seq, session) = claim_in_open_transaction(&writer).await;
     assert_eq!(seq, 2);
-    let mut session = writer.client.start_session().await.unwrap();
-    writer.registry.track(&session).await;
-    let guard = writer.registry.abandon_guard(&session);
-    session.start_transaction().await.unwrap();
-    writer
-        .claims
-        .insert_one(sequence::claim(seq))
-        .session(&mut session)
-        .await
-        .unwrap();
-    drop(guard);
+    drop(writer.registry.abandon_guard(&session));
     let started = Instant::now();
     assert_eq!(publish(&a, 3).await, 3);
     reach(&a, 3).await;
@@ -372,16 +375,6 @@ async fn a_write_given_up_mid_transaction_is_aborted_at_once() {
         "{:?}",
         started.elapsed()
     );
-    let hole = a
-        .claims
-        .find_one(doc! {"_id": 2_i64})
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(hole.get_bool("hole"), Ok(true));
-    assert!(
-        session.commit_transaction().await.is_err(),
-        "the abandoned transaction was aborted"
-    );
+    assert_fenced_and_aborted(&a, seq, session).await;
     a.drop_database().await.unwrap();
 }
