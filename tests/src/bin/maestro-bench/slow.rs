@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::fanout::{
-    CHANNEL, CloudEvent, Envelope, Frame, Goal, Seen, pct, publish, rss_all, summarise,
+    CHANNEL, CloudEvent, Envelope, Frame, Goal, Seen, Stamp, pct, publish, rss_all, summarise,
     ws_subscriber,
 };
 
@@ -44,6 +44,45 @@ struct SlowSeen {
     reconnects: u64,
     /// From its return to its last event.
     catch_up: Option<Duration>,
+    /// When it stops reading, and for how long.
+    stall_at: Instant,
+    stall: Duration,
+    /// When it came back.
+    back: Option<Instant>,
+}
+
+impl SlowSeen {
+    /// Starts reading now; stops after `LEAD` seconds for `stall`.
+    fn new(stall: Duration) -> Self {
+        Self {
+            seen: Seen::default(),
+            reconnects: 0,
+            catch_up: None,
+            stall_at: Instant::now() + Duration::from_secs(LEAD),
+            stall,
+            back: None,
+        }
+    }
+
+    /// Stops reading for the stall, once, when it is due.
+    async fn stall_when_due(&mut self) {
+        if self.back.is_none() && Instant::now() >= self.stall_at {
+            tokio::time::sleep(self.stall).await;
+            self.back = Some(Instant::now());
+        }
+    }
+
+    /// Whether it has every event of `goal`, or its deadline passed.
+    fn finished(&self, goal: Option<Goal>) -> bool {
+        goal.is_some_and(|g| self.seen.distinct >= g.total || Instant::now() >= g.deadline)
+    }
+
+    fn event(&mut self, seq: u64, data: Option<&Stamp>) {
+        self.seen.event(seq, data);
+        if let Some(back) = self.back {
+            self.catch_up = Some(back.elapsed());
+        }
+    }
 }
 
 /// The WebSocket subscriber that stops reading for `stall` after its first `LEAD` seconds.
@@ -54,13 +93,7 @@ async fn ws_slow(
     stop: watch::Receiver<Option<Goal>>,
 ) -> SlowSeen {
     let ws_url = format!("{}/latest/ws", url.replacen("http", "ws", 1));
-    let mut out = SlowSeen {
-        seen: Seen::default(),
-        reconnects: 0,
-        catch_up: None,
-    };
-    let stall_at = Instant::now() + Duration::from_secs(LEAD);
-    let mut back: Option<Instant> = None;
+    let mut out = SlowSeen::new(stall);
     let mut since = None;
     let mut first = true;
     'connect: loop {
@@ -78,13 +111,9 @@ async fn ws_slow(
             continue;
         }
         loop {
-            if back.is_none() && Instant::now() >= stall_at {
-                // Stops reading: the socket's buffers fill, then the server's queue.
-                tokio::time::sleep(stall).await;
-                back = Some(Instant::now());
-            }
-            let goal = *stop.borrow();
-            if goal.is_some_and(|g| out.seen.distinct >= g.total || Instant::now() >= g.deadline) {
+            // Stops reading: the socket's buffers fill, then the server's queue.
+            out.stall_when_due().await;
+            if out.finished(*stop.borrow()) {
                 break 'connect;
             }
             let frame = tokio::time::timeout(Duration::from_millis(500), ws.next()).await;
@@ -110,10 +139,7 @@ async fn ws_slow(
                 }
                 "event" => {
                     let data = frame.event.as_ref().and_then(|e| e.data.as_ref());
-                    out.seen.event(frame.sequence_id, data);
-                    if back.is_some() {
-                        out.catch_up = back.map(|b| b.elapsed());
-                    }
+                    out.event(frame.sequence_id, data);
                 }
                 "resync" => {
                     // Fell out of the server's window: replayed from the stored history.
@@ -154,20 +180,10 @@ async fn durable_slow(
     };
     let mut id = subscribe().await.expect("durable subscription");
     let _ = ready.send(()).await;
-    let mut out = SlowSeen {
-        seen: Seen::default(),
-        reconnects: 0,
-        catch_up: None,
-    };
-    let stall_at = Instant::now() + Duration::from_secs(LEAD);
-    let mut back: Option<Instant> = None;
+    let mut out = SlowSeen::new(stall);
     loop {
-        if back.is_none() && Instant::now() >= stall_at {
-            tokio::time::sleep(stall).await;
-            back = Some(Instant::now());
-        }
-        let goal = *stop.borrow();
-        if goal.is_some_and(|g| out.seen.distinct >= g.total || Instant::now() >= g.deadline) {
+        out.stall_when_due().await;
+        if out.finished(*stop.borrow()) {
             break;
         }
         let r = http
@@ -192,10 +208,7 @@ async fn durable_slow(
             .and_then(|e| e.data)
             .and_then(|s| serde_json::from_str::<CloudEvent>(&s).ok());
         if let Some(e) = event.filter(|e| e.sequence_id > 0) {
-            out.seen.event(e.sequence_id, e.data.as_ref());
-            if back.is_some() {
-                out.catch_up = back.map(|b| b.elapsed());
-            }
+            out.event(e.sequence_id, e.data.as_ref());
         }
     }
     let _ = http
