@@ -5,6 +5,7 @@
 //!   `post` and `fanout` spread their clients, subscribers and publishes over them in turn
 //!   (the login goes to the first).
 //! - `post --clients N --seconds S`: `POST /node` from N keep-alive clients.
+//!   `post`, `seed` and `read` print the CPU per request of the servers at `--server-pid`.
 //! - `seed --nodes N`: N test nodes through hierarchy PUTs of 1,000 under one checkout.
 //! - `read --requests N`: latency of the W3 read queries.
 //! - `fanout --ws N --longpoll M --rate R --seconds S [--drain D] [--server-pid PID]`: R
@@ -42,7 +43,7 @@ mod purge;
 mod slow;
 mod stats;
 
-use stats::Run;
+use stats::{Run, ServerCpu};
 
 struct Args {
     url: String,
@@ -354,22 +355,23 @@ async fn main() {
     match a.command.as_str() {
         "post" => {
             let token = login(&http, &a).await;
-            post_for(&a.urls, &http, &token, a.clients, a.seconds)
-                .await
-                .print();
+            let cpu = ServerCpu::start(&a.server_pids);
+            let run = post_for(&a.urls, &http, &token, a.clients, a.seconds).await;
+            cpu.print_after(&run);
         }
         "seed" => {
             let token = login(&http, &a).await;
+            let cpu = ServerCpu::start(&a.server_pids);
             let (run, rid) =
                 hierarchies(&a.url, &http, &token, 1_000, a.nodes.div_ceil(1_000)).await;
-            run.print();
+            cpu.print_after(&run);
             println!("parent id: {rid}");
         }
         "read" => {
             for q in read_queries(&http, &a.url).await {
-                read_one(&http, &a.url, &q, a.requests, Duration::MAX)
-                    .await
-                    .print();
+                let cpu = ServerCpu::start(&a.server_pids);
+                let run = read_one(&http, &a.url, &q, a.requests, Duration::MAX).await;
+                cpu.print_after(&run);
             }
         }
         "all" => all::run(a).await,

@@ -82,3 +82,33 @@ fn stat_secs(pid: u32) -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / CLK_TCK
 }
+
+/// The CPU of the servers at `--server-pid` when a single-workload subcommand starts, to
+/// print what its run cost them per request.
+pub struct ServerCpu<'a> {
+    pids: &'a [u32],
+    before: f64,
+}
+
+impl<'a> ServerCpu<'a> {
+    /// Reads the servers' CPU now (nothing without pids).
+    pub fn start(pids: &'a [u32]) -> Self {
+        Self {
+            pids,
+            before: pids.iter().copied().map(cpu_secs).sum(),
+        }
+    }
+
+    /// Prints `run`, then the servers' CPU since [`ServerCpu::start`] per request.
+    pub fn print_after(&self, run: &Run) {
+        run.print();
+        if self.pids.is_empty() {
+            return;
+        }
+        let spent: f64 = self.pids.iter().copied().map(cpu_secs).sum::<f64>() - self.before;
+        println!(
+            "  server CPU {spent:.3} s, {:.3} ms per request",
+            spent * 1e3 / run.lat.len().max(1) as f64
+        );
+    }
+}
