@@ -162,26 +162,69 @@ struct Problem {
     msg: String,
 }
 
-/// Checks `data` against `model` and returns its normalised form (every field present,
-/// unknown keys dropped, URLs normalised) or a pydantic-style message.
-pub fn check_data(model: &Model, data: Option<&Value>) -> Result<Value, String> {
+/// Where a field is (`data.kernel_revision.url`): a chain of static names, turned into text
+/// only when a problem is reported. (Formatting it for every field cost more than the
+/// checks themselves: a hierarchy of 1,000 tests checks ~27,000 fields.)
+#[derive(Clone, Copy)]
+struct Loc<'a> {
+    parent: Option<&'a Loc<'a>>,
+    name: &'static str,
+}
+
+impl Loc<'_> {
+    const DATA: Loc<'static> = Loc {
+        parent: None,
+        name: "data",
+    };
+
+    fn child<'b>(&'b self, name: &'static str) -> Loc<'b> {
+        Loc {
+            parent: Some(self),
+            name,
+        }
+    }
+
+    fn render(&self) -> String {
+        match self.parent {
+            Some(p) => format!("{}.{}", p.render(), self.name),
+            None => self.name.to_owned(),
+        }
+    }
+}
+
+/// Checks `data` against `model` without building anything: the validation of writes that
+/// store `data` as given (`POST /node`, `PUT /node/{id}`, `PATCH`), with the same messages
+/// as [`normalise_data`].
+pub fn check_data(model: &Model, data: Option<&Value>) -> Result<(), String> {
+    let mut problems = Vec::new();
+    match data {
+        Some(Value::Object(obj)) => check_model(model, obj, Loc::DATA, &mut problems),
+        other => problems.push(not_a_model(model, Loc::DATA, other)),
+    }
+    report(model, problems)
+}
+
+/// Checks `data` against `model` and returns its normalised form (every field present, in
+/// the model's order, unknown keys dropped, URLs normalised) or a pydantic-style message.
+/// Takes `data` so that the values move into the result instead of being copied.
+pub fn normalise_data(model: &Model, data: Option<Value>) -> Result<Value, String> {
     let mut problems = Vec::new();
     let out = match data {
-        Some(Value::Object(obj)) => Value::Object(check_model(model, obj, "data", &mut problems)),
+        Some(Value::Object(obj)) => {
+            Value::Object(normalise_model(model, obj, Loc::DATA, &mut problems))
+        }
         other => {
-            problems.push(Problem {
-                loc: "data".into(),
-                msg: format!(
-                    "Input should be a valid dictionary or instance of {} [input_value={}]",
-                    model.name,
-                    other.map_or("None".to_owned(), Value::to_string)
-                ),
-            });
+            problems.push(not_a_model(model, Loc::DATA, other.as_ref()));
             Value::Null
         }
     };
+    report(model, problems).map(|()| out)
+}
+
+/// `Ok` without problems, else the pydantic-style message listing them.
+fn report(model: &Model, problems: Vec<Problem>) -> Result<(), String> {
     if problems.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
     let mut msg = format!(
         "{} validation error{} for {}",
@@ -195,25 +238,53 @@ pub fn check_data(model: &Model, data: Option<&Value>) -> Result<Value, String> 
     Err(msg)
 }
 
-fn check_model(
+fn not_a_model(model: &Model, loc: Loc<'_>, v: Option<&Value>) -> Problem {
+    Problem {
+        loc: loc.render(),
+        msg: format!(
+            "Input should be a valid dictionary or instance of {} [input_value={}]",
+            model.name,
+            v.map_or("None".to_owned(), Value::to_string)
+        ),
+    }
+}
+
+fn missing(loc: Loc<'_>) -> Problem {
+    Problem {
+        loc: loc.render(),
+        msg: "Field required".into(),
+    }
+}
+
+fn check_model(model: &Model, obj: &Map<String, Value>, loc: Loc<'_>, out: &mut Vec<Problem>) {
+    for &(name, ty, required) in model.fields {
+        let here = loc.child(name);
+        match obj.get(name) {
+            None if required => out.push(missing(here)),
+            None => {}
+            Some(v) => check_value(ty, v, here, out),
+        }
+    }
+}
+
+fn normalise_model(
     model: &Model,
-    obj: &Map<String, Value>,
-    loc: &str,
+    mut obj: Map<String, Value>,
+    loc: Loc<'_>,
     out: &mut Vec<Problem>,
 ) -> Map<String, Value> {
-    let mut norm = Map::new();
+    let mut norm = Map::with_capacity(model.fields.len());
     for &(name, ty, required) in model.fields {
-        let here = format!("{loc}.{name}");
-        let value = match obj.get(name) {
+        let here = loc.child(name);
+        // The input's order does not matter (the result follows the model), so the
+        // constant-time swap removal will do.
+        let value = match obj.swap_remove(name) {
             None if required => {
-                out.push(Problem {
-                    loc: here,
-                    msg: "Field required".into(),
-                });
+                out.push(missing(here));
                 Value::Null
             }
             None => default_of(ty),
-            Some(v) => check_value(ty, v, &here, out),
+            Some(v) => normalise_value(ty, v, here, out),
         };
         norm.insert(name.to_owned(), value);
     }
@@ -228,79 +299,95 @@ fn default_of(ty: Ty) -> Value {
     }
 }
 
-fn check_value(ty: Ty, v: &Value, loc: &str, out: &mut Vec<Problem>) -> Value {
-    let bad = |out: &mut Vec<Problem>, msg: &str| {
-        out.push(Problem {
-            loc: loc.to_owned(),
-            msg: format!("{msg} [input_value={v}]"),
-        });
-        Value::Null
-    };
-    // Every field is Optional in the models except the required Revision/KernelVersion ones,
-    // and pydantic rejects null only for those.
+/// Reports `v` if it is not of type `ty` (nested models field by field).
+fn check_value(ty: Ty, v: &Value, loc: Loc<'_>, out: &mut Vec<Problem>) {
+    match (ty, v) {
+        (Ty::Model(m), Value::Object(obj)) => check_model(m, obj, loc, out),
+        _ => {
+            if let Some(msg) = type_problem(ty, v) {
+                out.push(Problem {
+                    loc: loc.render(),
+                    msg: format!("{msg} [input_value={v}]"),
+                });
+            }
+        }
+    }
+}
+
+/// `v` as stored when it is of type `ty` (URLs normalised, ObjectIds lower-cased), else
+/// null and a problem.
+fn normalise_value(ty: Ty, v: Value, loc: Loc<'_>, out: &mut Vec<Problem>) -> Value {
+    match (ty, v) {
+        (Ty::Model(m), Value::Object(obj)) => Value::Object(normalise_model(m, obj, loc, out)),
+        // Parsed once: to check and to normalise.
+        (Ty::AnyUrl, Value::String(s)) => match url::Url::parse(&s) {
+            Ok(u) if u.as_str() != s => Value::String(u.into()),
+            Ok(_) => Value::String(s),
+            Err(_) => {
+                let v = Value::String(s);
+                check_value(ty, &v, loc, out);
+                Value::Null
+            }
+        },
+        (_, v) => {
+            if type_problem(ty, &v).is_some() {
+                check_value(ty, &v, loc, out);
+                return Value::Null;
+            }
+            match (ty, v) {
+                (Ty::ObjectId, Value::String(s)) if s.bytes().any(|b| b.is_ascii_uppercase()) => {
+                    Value::String(s.to_ascii_lowercase())
+                }
+                (_, v) => v,
+            }
+        }
+    }
+}
+
+/// What is wrong with `v` as a `ty`, or `None`. Null passes: every field is Optional in
+/// the models but the required Revision/KernelVersion ones.
+fn type_problem(ty: Ty, v: &Value) -> Option<String> {
     if v.is_null() {
-        return v.clone();
+        return None;
     }
-    match ty {
-        Ty::Str => match v {
-            Value::String(_) => v.clone(),
-            _ => bad(out, "Input should be a valid string"),
-        },
-        Ty::StrList | Ty::StrListDefault => match v {
-            Value::Array(items) if items.iter().all(Value::is_string) => v.clone(),
-            _ => bad(out, "Input should be a valid list of strings"),
-        },
-        Ty::Bool => match v {
-            Value::Bool(_) => v.clone(),
-            _ => bad(out, "Input should be a valid boolean"),
-        },
-        Ty::StrictInt => match v {
-            Value::Number(n) if n.is_i64() || n.is_u64() => v.clone(),
-            _ => bad(out, "Input should be a valid integer"),
-        },
-        Ty::AnyUrl => match v.as_str().map(url::Url::parse) {
-            Some(Ok(u)) => Value::String(u.to_string()),
-            _ => bad(out, "Input should be a valid URL"),
-        },
-        Ty::ErrorCode => match v.as_str() {
-            Some(s) if ERROR_CODES.contains(&s) => v.clone(),
-            _ => bad(
-                out,
-                &format!("Input should be {}", quoted_list(&ERROR_CODES)),
-            ),
-        },
-        Ty::ObjectId => match v.as_str() {
-            Some(s) if maestro_common::node::ObjectIdHex::parse(s).is_ok() => {
-                Value::String(s.to_ascii_lowercase())
-            }
-            _ => bad(out, "Input should be a valid ObjectId"),
-        },
-        Ty::ObjectIdListDefault => match v {
-            Value::Array(items)
-                if items.iter().all(|i| {
-                    i.as_str()
-                        .is_some_and(|s| maestro_common::node::ObjectIdHex::parse(s).is_ok())
-                }) =>
-            {
-                v.clone()
-            }
-            _ => bad(out, "Input should be a valid list of ObjectIds"),
-        },
-        Ty::ObjectDefault => match v {
-            Value::Object(_) => v.clone(),
-            _ => bad(out, "Input should be a valid dictionary"),
-        },
-        Ty::Model(m) => match v {
-            Value::Object(obj) => Value::Object(check_model(m, obj, loc, out)),
-            _ => bad(
-                out,
-                &format!(
-                    "Input should be a valid dictionary or instance of {}",
-                    m.name
-                ),
-            ),
-        },
+    let fine = match ty {
+        Ty::Str => v.is_string(),
+        Ty::StrList | Ty::StrListDefault => v
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
+        Ty::Bool => v.is_boolean(),
+        Ty::StrictInt => v.is_i64() || v.is_u64(),
+        Ty::AnyUrl => v.as_str().is_some_and(|s| url::Url::parse(s).is_ok()),
+        Ty::ErrorCode => v.as_str().is_some_and(|s| ERROR_CODES.contains(&s)),
+        Ty::ObjectId => v.as_str().is_some_and(is_object_id),
+        Ty::ObjectIdListDefault => v
+            .as_array()
+            .is_some_and(|items| items.iter().all(|i| i.as_str().is_some_and(is_object_id))),
+        Ty::ObjectDefault => v.is_object(),
+        Ty::Model(_) => false,
+    };
+    if fine {
+        return None;
     }
+    Some(match ty {
+        Ty::Str => "Input should be a valid string".into(),
+        Ty::StrList | Ty::StrListDefault => "Input should be a valid list of strings".into(),
+        Ty::Bool => "Input should be a valid boolean".into(),
+        Ty::StrictInt => "Input should be a valid integer".into(),
+        Ty::AnyUrl => "Input should be a valid URL".into(),
+        Ty::ErrorCode => format!("Input should be {}", quoted_list(&ERROR_CODES)),
+        Ty::ObjectId => "Input should be a valid ObjectId".into(),
+        Ty::ObjectIdListDefault => "Input should be a valid list of ObjectIds".into(),
+        Ty::ObjectDefault => "Input should be a valid dictionary".into(),
+        Ty::Model(m) => format!(
+            "Input should be a valid dictionary or instance of {}",
+            m.name
+        ),
+    })
+}
+
+fn is_object_id(s: &str) -> bool {
+    maestro_common::node::ObjectIdHex::parse(s).is_ok()
 }
 
 fn quoted_list(items: &[&str]) -> String {
@@ -320,7 +407,7 @@ mod tests {
     fn checkout_with_revision_is_normalised() {
         let data = json!({"kernel_revision": {"tree": "mainline", "url": "https://git.kernel.org",
             "branch": "master", "commit": "abc"}, "extra": 1});
-        let out = check_data(&CHECKOUT, Some(&data)).unwrap();
+        let out = normalise_data(&CHECKOUT, Some(data)).unwrap();
         assert_eq!(out["kernel_revision"]["url"], "https://git.kernel.org/");
         assert_eq!(out["kernel_revision"]["commit_tags"], json!([]));
         assert!(out.get("extra").is_none());
@@ -347,6 +434,48 @@ mod tests {
         let bad_version = json!({"kernel_revision": {"tree": "t", "url": "https://x", "branch": "b",
             "commit": "c", "version": {"version": "6", "patchlevel": 1}}});
         assert!(check_data(&CHECKOUT, Some(&bad_version)).is_err());
+    }
+
+    #[test]
+    fn checking_and_normalising_report_the_same_problems() {
+        let cases = [
+            json!({"kernel_revision": {"tree": 1, "url": "not a url", "branch": "b",
+                "version": {"version": "6"}}, "error_code": "nope", "fragments": [1]}),
+            json!({"kernel_revision": [], "regression": "xyz"}),
+            json!({"misc": 3, "test_source": 7}),
+        ];
+        for data in cases {
+            let mut refused = 0;
+            for model in [&CHECKOUT, &KBUILD, &TEST] {
+                let checked = check_data(model, Some(&data)).err();
+                let normalised = normalise_data(model, Some(data.clone())).err();
+                assert_eq!(checked, normalised);
+                refused += usize::from(checked.is_some());
+            }
+            assert!(refused > 0, "{data}");
+        }
+        assert!(check_data(&TEST, Some(&json!({"kernel_revision": null}))).is_ok());
+    }
+
+    #[test]
+    fn normalising_follows_the_model_and_fixes_urls_and_object_ids() {
+        let data = json!({"misc": {"a": 1}, "regression": "65A1B2C3D4E5F60718293A4B",
+            "kernel_revision": {"commit": "c", "branch": "b", "url": "HTTPS://Git.Kernel.org",
+                "tree": "t"}, "test_source": "https://example.org/x"});
+        let out = normalise_data(&TEST, Some(data)).unwrap();
+        let keys: Vec<&str> = out
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let model: Vec<&str> = TEST.fields.iter().map(|f| f.0).collect();
+        assert_eq!(keys, model);
+        assert_eq!(out["regression"], "65a1b2c3d4e5f60718293a4b");
+        assert_eq!(out["kernel_revision"]["url"], "https://git.kernel.org/");
+        assert_eq!(out["kernel_revision"]["tree"], "t");
+        assert_eq!(out["test_source"], "https://example.org/x");
+        assert_eq!(out["misc"], json!({"a": 1}));
     }
 
     #[test]

@@ -5,11 +5,11 @@ use maestro_common::{Node, NodeResult, NodeState, Timestamp};
 use serde_json::{Map, Value};
 
 use super::authz::may_edit;
-use super::models::{check_data, model_for_kind};
+use super::models::{check_data, model_for_kind, normalise_data};
 use crate::error::{ApiError, ApiResult};
 use crate::events::NewEvent;
 use crate::extract::{from_body_bytes, from_field, json_body};
-use crate::store::{NodeWrite, Store, StoreResult, StoredUser};
+use crate::store::{NodeWrite, SerialisedWrite, Store, StoreResult, StoredUser};
 
 mod batch;
 mod hierarchy;
@@ -67,20 +67,23 @@ pub(super) fn node_event(node: &Node, previous: Option<&Node>, is_hierarchy: boo
 /// The conditional replace of `stored` (the version read and checked) by `node`, with the
 /// `updated` event of the change when `publish`: the one write of a single-node update,
 /// shared by `PUT`, `PATCH` and the life-cycle rules (`crate::lifecycle`), so that every
-/// path publishes the same event. `Stale` when the node changed since it was read.
+/// path publishes the same event. `Stale` when the node changed since it was read. Returns
+/// the node's JSON text as stored (the answer of `PUT` and `PATCH`).
 pub(crate) async fn write_update(
     store: &dyn Store,
     node: &Node,
     stored: &Node,
     publish: bool,
-) -> StoreResult<()> {
+) -> StoreResult<String> {
+    let write = SerialisedWrite::new(NodeWrite::update(node.clone(), stored))?;
+    let json = write.json().to_owned();
     store
-        .write_nodes_with_event(
-            vec![NodeWrite::update(node.clone(), stored)],
+        .write_serialised_with_event(
+            vec![write],
             publish.then(|| node_event(node, Some(stored), false)),
         )
-        .await
-        .map(drop)
+        .await?;
+    Ok(json)
 }
 
 /// Parses a node id from a path; 400 with the Python server's message when malformed.
@@ -88,14 +91,21 @@ pub fn parse_id(raw: &str) -> ApiResult<ObjectIdHex> {
     ObjectIdHex::parse(raw).map_err(ApiError::BadRequest)
 }
 
-/// Validates `node.data` against its kind's model; returns the normalised data.
-pub(super) fn check_kind_data(node: &Node) -> ApiResult<Option<Value>> {
+/// Validates `node.data` against its kind's model (writes that store it as given).
+pub(super) fn check_kind_data(node: &Node) -> ApiResult<()> {
     match model_for_kind(&node.kind).map_err(ApiError::BadRequest)? {
-        Some(model) => check_data(model, node.data.as_ref())
-            .map(Some)
-            .map_err(ApiError::BadRequest),
-        None => Ok(node.data.clone()),
+        Some(model) => check_data(model, node.data.as_ref()).map_err(ApiError::BadRequest),
+        None => Ok(()),
     }
+}
+
+/// Validates `node.data` against its kind's model and replaces it by its normalised form
+/// (what hierarchy writes store).
+pub(super) fn normalise_kind_data(node: &mut Node) -> ApiResult<()> {
+    if let Some(model) = model_for_kind(&node.kind).map_err(ApiError::BadRequest)? {
+        node.data = Some(normalise_data(model, node.data.take()).map_err(ApiError::BadRequest)?);
+    }
+    Ok(())
 }
 
 /// POST and PUT turn digit strings of `data.kernel_revision.version.*` into integers.
@@ -213,10 +223,11 @@ pub async fn create(store: &dyn Store, user: &StoredUser, body: &[u8]) -> ApiRes
     node.owner = Some(user.username.clone());
     node.id = Some(new_id());
     let event = node_event(&node, None, false);
-    // The answer is the node as written: serialised now, the node moves into the write.
-    let answer = serde_json::to_string(&node).map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The answer is the node as written, serialised once for the answer and the store.
+    let write = SerialisedWrite::new(NodeWrite::Insert(node))?;
+    let answer = write.json().to_owned();
     store
-        .write_nodes_with_event(vec![NodeWrite::Insert(node)], Some(event))
+        .write_serialised_with_event(vec![write], Some(event))
         .await?;
     Ok(answer)
 }
@@ -252,6 +263,8 @@ fn check_transition(from: NodeState, to: NodeState) -> ApiResult<()> {
 pub struct Updated {
     /// The node after the update.
     pub node: Node,
+    /// Its JSON text, as stored (the answer).
+    pub json: String,
     /// The node before the update.
     pub previous: Node,
 }
@@ -292,9 +305,10 @@ async fn replace_once(
     );
     check_not_own_parent(&node)?;
     node.updated = Timestamp::next_after(stored.updated);
-    write_update(store, &node, &stored, publish).await?;
+    let json = write_update(store, &node, &stored, publish).await?;
     Ok(Updated {
         node,
+        json,
         previous: stored,
     })
 }
@@ -405,9 +419,10 @@ async fn patch_once(
         node.processed_by_kcidb_bridge = false;
     }
     node.updated = Timestamp::next_after(stored.updated);
-    write_update(store, &node, &stored, publish).await?;
+    let json = write_update(store, &node, &stored, publish).await?;
     Ok(Updated {
         node,
+        json,
         previous: stored,
     })
 }
