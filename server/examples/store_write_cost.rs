@@ -110,6 +110,99 @@ fn bare_writes(dir: &Path, n: usize, synchronous: &str) {
     );
 }
 
+/// Batches of `BATCH` inserts in one transaction each through the store.
+async fn store_batches(dir: &Path, batches: usize) {
+    let store = SqliteStore::open(dir).expect("store");
+    let all: Vec<Vec<Node>> = (0..batches)
+        .map(|b| (0..BATCH).map(|i| node(b * BATCH + i)).collect())
+        .collect();
+    let (c0, t0) = (cpu(), Instant::now());
+    for nodes in all {
+        let event = NewEvent {
+            channel: "node".into(),
+            owner: Some("admin".into()),
+            data: json!({"op": "updated", "id": nodes[0].id}),
+            treeid: None,
+            attributes: Map::new(),
+        };
+        let writes = nodes.into_iter().map(NodeWrite::Insert).collect();
+        store
+            .write_nodes_with_event(writes, Some(event))
+            .await
+            .expect("write");
+    }
+    report_batches(
+        "store write_nodes_with_event",
+        batches,
+        cpu() - c0,
+        t0.elapsed().as_secs_f64(),
+    );
+}
+
+/// Batches of `BATCH` rows of (id, JSON text) in one transaction each, FULL; with
+/// `indexed`, into the store's own node table and indexes (its schema, opened by the
+/// store), the columns filled as the store fills them.
+fn bare_batches(dir: &Path, batches: usize, indexed: bool) {
+    let docs: Vec<(String, String)> = (0..batches * BATCH)
+        .map(|i| {
+            let n = node(i);
+            let id = n.id.as_ref().map(ToString::to_string).unwrap_or_default();
+            (id, serde_json::to_string(&n).expect("json"))
+        })
+        .collect();
+    let (mut conn, sql, what) = if indexed {
+        let path = dir.join("schema");
+        drop(SqliteStore::open(&path).expect("store"));
+        let conn = rusqlite::Connection::open(path.join(maestro_server::store::sqlite::DB_FILE))
+            .expect("db");
+        (
+            conn,
+            "INSERT INTO node (id, kind, name, state, owner, treeid, created, updated, timeout, \
+             processed_by_kcidb_bridge, retry_counter, rev_tree, rev_branch, rev_commit, doc) \
+             VALUES (?1, 'test', ?1, 'done', 'admin', 'bench-tree', ?2, ?2, ?2, 0, 0, \
+             'mainline', 'master', 'abcdef0123456789abcdef0123456789abcdef01', ?3)",
+            "the node table's columns and 11 indexes",
+        )
+    } else {
+        let conn = rusqlite::Connection::open(dir.join("bare-batches.db")).expect("db");
+        conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+            .expect("table");
+        (
+            conn,
+            "INSERT INTO t (id, doc) VALUES (?1, ?3)",
+            "bare table (id, doc)",
+        )
+    };
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("sync");
+    let (c0, t0) = (cpu(), Instant::now());
+    for (b, chunk) in docs.chunks(BATCH).enumerate() {
+        let tx = conn.transaction().expect("tx");
+        {
+            let mut stmt = tx.prepare_cached(sql).expect("statement");
+            for (i, (id, doc)) in chunk.iter().enumerate() {
+                let at = (b * BATCH + i) as i64;
+                stmt.execute((id, at, doc)).expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    report_batches(what, batches, cpu() - c0, t0.elapsed().as_secs_f64());
+}
+
+/// Inserts per batch: a hierarchy `PUT` of 1,000 tests.
+const BATCH: usize = 1_000;
+
+fn report_batches(what: &str, batches: usize, cpu: f64, wall: f64) {
+    println!(
+        "{what}, batches of {BATCH}: {batches} batches, {:.1} ms CPU each, {:.0} rows/s",
+        cpu * 1e3 / batches as f64,
+        (batches * BATCH) as f64 / wall
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let n = std::env::args()
@@ -120,4 +213,8 @@ async fn main() {
     store_writes(&dir.path().join("store"), n).await;
     bare_writes(dir.path(), n, "FULL");
     bare_writes(dir.path(), n, "NORMAL");
+    let batches = n.div_ceil(100);
+    store_batches(&dir.path().join("batches"), batches).await;
+    bare_batches(dir.path(), batches, false);
+    bare_batches(dir.path(), batches, true);
 }

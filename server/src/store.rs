@@ -14,6 +14,7 @@ use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 pub mod kv;
 pub mod mongo;
 pub mod purge;
+pub mod serialised;
 pub mod shared;
 pub mod sqlite;
 pub mod telemetry;
@@ -22,6 +23,7 @@ pub mod user_cache;
 
 pub use kv::KvStore;
 pub use purge::PurgeStore;
+pub use serialised::SerialisedWrite;
 pub use shared::SharedStore;
 pub use telemetry::TelemetryStore;
 pub use user_cache::UserCache;
@@ -310,6 +312,21 @@ pub trait Store:
         writes: Vec<NodeWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>>;
+
+    /// As [`Store::write_nodes_with_event`], for a caller that serialised the nodes already
+    /// (for its answer): a store that keeps each node's JSON text stores that text instead
+    /// of serialising the node again.
+    async fn write_serialised_with_event(
+        &self,
+        writes: Vec<SerialisedWrite>,
+        event: Option<NewEvent>,
+    ) -> StoreResult<Option<SharedEvent>> {
+        let writes = writes
+            .into_iter()
+            .map(SerialisedWrite::into_write)
+            .collect();
+        self.write_nodes_with_event(writes, event).await
+    }
 
     /// The recent events in memory, and the head sequence.
     fn event_log(&self) -> &Arc<EventLog>;

@@ -155,7 +155,7 @@ pub async fn apply(
         };
         let node = moved(rule, &read, state);
         match write_update(store, &node, &read, true).await {
-            Ok(()) => {
+            Ok(_) => {
                 tracing::debug!(node = %node.id_str(), rule = rule.name(),
                     from = read.state.as_str(), to = state.as_str(), "life-cycle transition");
                 return Ok(Outcome::Moved(state));

@@ -330,10 +330,10 @@ async fn replace_node(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     body: Bytes,
-) -> ApiResult<Json<Node>> {
+) -> ApiResult<RawJson> {
     let publish = !noevent(q.as_deref())?;
     let updated = ops::replace(&*state.store, &user, &id, &body, publish).await?;
-    Ok(Json(updated.node))
+    Ok(raw_json(updated.json))
 }
 
 #[utoipa::path(
@@ -351,10 +351,10 @@ async fn patch_node(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     body: Bytes,
-) -> ApiResult<Json<Node>> {
+) -> ApiResult<RawJson> {
     let publish = !noevent(q.as_deref())?;
     let updated = ops::patch(&*state.store, &user, &id, &body, publish).await?;
-    Ok(Json(updated.node))
+    Ok(raw_json(updated.json))
 }
 
 #[utoipa::path(

@@ -10,8 +10,8 @@ use maestro_common::{Filter, Node};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{
-    DueCursor, DueNodes, GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser,
-    SubscriberState, UserCache, UserFilter, UserGroup,
+    DueCursor, DueNodes, GroupDeletion, NodeWrite, SerialisedWrite, Store, StoreError, StoreResult,
+    StoredUser, SubscriberState, UserCache, UserFilter, UserGroup,
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
@@ -333,6 +333,19 @@ impl Store for SqliteStore {
     async fn write_nodes_with_event(
         &self,
         writes: Vec<NodeWrite>,
+        event: Option<NewEvent>,
+    ) -> StoreResult<Option<SharedEvent>> {
+        // Serialised here, not on the writer thread that every write waits for.
+        let writes = writes
+            .into_iter()
+            .map(SerialisedWrite::new)
+            .collect::<StoreResult<_>>()?;
+        self.write_serialised_with_event(writes, event).await
+    }
+
+    async fn write_serialised_with_event(
+        &self,
+        writes: Vec<SerialisedWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
         if let Some(e) = &event {

@@ -16,8 +16,8 @@ use maestro_common::node::ObjectIdHex;
 use maestro_common::{Filter, Node, Timestamp};
 
 use super::{
-    DueCursor, DueNodes, GroupDeletion, NodeWrite, Store, StoreError, StoreResult, StoredUser,
-    SubscriberState, UserCache, UserFilter, UserGroup,
+    DueCursor, DueNodes, GroupDeletion, NodeWrite, SerialisedWrite, Store, StoreError, StoreResult,
+    StoredUser, SubscriberState, UserCache, UserFilter, UserGroup,
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 use crate::metrics::{Metrics, StoreFailure};
@@ -38,6 +38,13 @@ pub struct TimedStore {
 }
 
 impl TimedStore {
+    /// Counts the event a write published, by channel.
+    fn count_published(&self, written: &StoreResult<Option<SharedEvent>>) {
+        if let Ok(Some(event)) = written {
+            self.metrics.events.published(&event.record.channel);
+        }
+    }
+
     /// `inner`, with each call bounded by `timeout` (and recorded in metrics of its own).
     pub fn new(inner: Arc<dyn Store>, timeout: Duration) -> Self {
         Self::with_metrics(inner, timeout, Arc::default())
@@ -171,9 +178,22 @@ impl Store for TimedStore {
                 self.inner.write_nodes_with_event(writes, event),
             )
             .await;
-        if let Ok(Some(event)) = &written {
-            self.metrics.events.published(&event.record.channel);
-        }
+        self.count_published(&written);
+        written
+    }
+
+    async fn write_serialised_with_event(
+        &self,
+        writes: Vec<SerialisedWrite>,
+        event: Option<NewEvent>,
+    ) -> StoreResult<Option<SharedEvent>> {
+        let written = self
+            .bound(
+                "write_nodes_with_event",
+                self.inner.write_serialised_with_event(writes, event),
+            )
+            .await;
+        self.count_published(&written);
         written
     }
 

@@ -4,13 +4,13 @@ use maestro_common::{Hierarchy, Node, Timestamp};
 use serde_json::Value;
 
 use super::{
-    check_kind_data, check_not_own_parent, load_editable, new_id, node_event, normalise_artifacts,
-    retry_stale,
+    check_not_own_parent, load_editable, new_id, node_event, normalise_artifacts,
+    normalise_kind_data, retry_stale,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::from_body_bytes;
 use crate::nodes::authz::may_edit;
-use crate::store::{NodeWrite, Store, StoredUser};
+use crate::store::{NodeWrite, SerialisedWrite, Store, StoredUser};
 
 /// The result of a hierarchy write: every node written, root first, depth-first.
 pub struct HierarchyWritten {
@@ -68,7 +68,7 @@ async fn put_hierarchy_once(
         node.owner = Some(user.username.clone());
         node.submitter = root.submitter.clone();
         node.treeid = root.treeid.clone();
-        node.data = check_kind_data(&node)?;
+        normalise_kind_data(&mut node)?;
         if let Some(p) = parent_id {
             node.parent = Some(p);
         }
@@ -113,14 +113,17 @@ async fn put_hierarchy_once(
             stack.push((child, this_id.clone(), false));
         }
     }
-    // The answer, serialised before the nodes move into the write (no copy of them).
-    let json = serde_json::to_string(&writes.iter().map(NodeWrite::node).collect::<Vec<_>>())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // Each node is serialised once: the answer is made of the texts the store keeps.
+    let writes = writes
+        .into_iter()
+        .map(SerialisedWrite::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    let json = SerialisedWrite::json_array(&writes);
     // One event for the whole write, about the root.
     let event = writes
         .first()
-        .map(|r| node_event(r.node(), Some(&root), true));
-    store.write_nodes_with_event(writes, event).await?;
+        .map(|r| node_event(r.write().node(), Some(&root), true));
+    store.write_serialised_with_event(writes, event).await?;
     Ok(HierarchyWritten {
         json,
         previous_root: root,

@@ -6,7 +6,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, params};
 
 use super::{backend, is_unique_violation};
-use crate::store::{NodeWrite, StoreError, StoreResult};
+use crate::store::{NodeWrite, SerialisedWrite, StoreError, StoreResult};
 
 // The column lists are literals so that each statement is one static string: a hierarchy
 // write runs them a thousand times, and `prepare_cached` finds them by their text.
@@ -53,11 +53,11 @@ struct NodeRow<'a> {
     kcidb: bool,
     rev: [Option<&'a str>; 3],
     /// The node as the API answers it (what `get_node_json` serves as it is).
-    doc: String,
+    doc: &'a str,
 }
 
 impl<'a> NodeRow<'a> {
-    fn of(node: &'a Node) -> StoreResult<Self> {
+    fn of(node: &'a Node, doc: &'a str) -> StoreResult<Self> {
         let id = node
             .id
             .as_ref()
@@ -78,7 +78,7 @@ impl<'a> NodeRow<'a> {
                 revision_field(node, "branch"),
                 revision_field(node, "commit"),
             ],
-            doc: serde_json::to_string(node).map_err(backend)?,
+            doc,
         })
     }
 
@@ -119,8 +119,9 @@ fn revision_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
 }
 
 /// Applies one write of a batch, inside the caller's transaction.
-pub(super) fn apply_write(tx: &Connection, write: &NodeWrite) -> StoreResult<()> {
-    let row = NodeRow::of(write.node())?;
+pub(super) fn apply_write(tx: &Connection, serialised: &SerialisedWrite) -> StoreResult<()> {
+    let write = serialised.write();
+    let row = NodeRow::of(write.node(), serialised.json())?;
     let values = row.values();
     match write {
         NodeWrite::Insert(node) => {
