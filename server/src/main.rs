@@ -7,6 +7,13 @@ use maestro_server::Config;
 use maestro_server::cli::{AdminCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
+// jemalloc instead of glibc's malloc: its thread caches make the many small allocations of
+// JSON handling cheaper, and its background threads hand freed memory back to the system
+// after a burst (with glibc a server that carried a fan-out burst stayed at its peak RSS,
+// 80 MiB, where a trim showed 45 MiB was free). Safe to install: no unsafe code here.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let Cli { config, command } = Cli::from_env_and_args();
