@@ -3,6 +3,7 @@
 //! Handlers never talk to a database directly. Everything the API needs from storage is a
 //! method here, with the same semantics on SQLite and MongoDB (checked by
 //! `tests/store_conformance.rs`).
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -62,6 +63,9 @@ pub enum StoreError {
 
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Ids per query of [`Store::get_nodes`] where a store asks the database for many at once.
+pub const GET_NODES_CHUNK: usize = 1_000;
 
 /// One node write of an atomic batch.
 #[derive(Clone, Debug)]
@@ -242,6 +246,19 @@ pub trait Store:
 
     /// The node with this id, if any.
     async fn get_node(&self, id: &ObjectIdHex) -> StoreResult<Option<Node>>;
+
+    /// The nodes of `ids` that exist, by id: what a batch write checks before it writes.
+    /// The default reads them one by one (cheap in-process); MongoDB asks once per
+    /// [`GET_NODES_CHUNK`] ids instead of a round trip per node.
+    async fn get_nodes(&self, ids: &[ObjectIdHex]) -> StoreResult<HashMap<ObjectIdHex, Node>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(node) = self.get_node(id).await? {
+                found.insert(id.clone(), node);
+            }
+        }
+        Ok(found)
+    }
 
     /// The node with this id as the JSON text the API answers (the serialised [`Node`]),
     /// if any. A store that keeps that text serves it as it is, without parsing it.

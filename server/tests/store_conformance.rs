@@ -117,6 +117,7 @@ macro_rules! conformance_suite {
 conformance_suite! {
     nodes::round_trip_preserves_every_field,
     nodes::get_missing_id_is_none,
+    nodes::get_nodes_reads_many_and_skips_missing,
     nodes::insert_existing_id_conflicts,
     nodes::replace_missing_id_is_not_found,
     nodes::replace_overwrites_the_whole_node,

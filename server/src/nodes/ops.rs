@@ -142,7 +142,10 @@ pub(super) fn normalise_artifacts(
         let parsed = value.as_str().map(url::Url::parse);
         match parsed {
             Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
-                *value = Value::String(u.to_string());
+                // Most URLs are already normal: keep their text rather than a copy.
+                if value.as_str() != Some(u.as_str()) {
+                    *value = Value::String(u.into());
+                }
             }
             _ => {
                 return Err(format!(

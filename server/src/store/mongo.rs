@@ -251,6 +251,34 @@ impl Store for MongoStore {
         raw::get_node_json(self, id).await
     }
 
+    async fn get_nodes(
+        &self,
+        ids: &[ObjectIdHex],
+    ) -> StoreResult<std::collections::HashMap<ObjectIdHex, Node>> {
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(crate::store::GET_NODES_CHUNK) {
+            let oids = chunk
+                .iter()
+                .map(convert::oid)
+                .collect::<StoreResult<Vec<_>>>()?;
+            let docs = find_sorted(
+                &self.nodes,
+                doc! {"_id": {"$in": oids}},
+                doc! {"_id": 1},
+                (0, None),
+                self.max_time,
+            )
+            .await?;
+            for d in docs {
+                let node = convert::doc_to_node(d)?;
+                if let Some(id) = node.id.clone() {
+                    found.insert(id, node);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn find_nodes_json(
         &self,
         filter: &Filter,

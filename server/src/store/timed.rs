@@ -7,6 +7,7 @@
 //!
 //! Being the one place every call passes, it also records each call's latency and the
 //! database's failures, and the events stored, in the server's [`Metrics`].
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,6 +114,10 @@ impl Store for TimedStore {
 
     async fn get_node_json(&self, id: &ObjectIdHex) -> StoreResult<Option<String>> {
         self.bound("get_node", self.inner.get_node_json(id)).await
+    }
+
+    async fn get_nodes(&self, ids: &[ObjectIdHex]) -> StoreResult<HashMap<ObjectIdHex, Node>> {
+        self.bound("get_nodes", self.inner.get_nodes(ids)).await
     }
 
     async fn find_nodes_json(

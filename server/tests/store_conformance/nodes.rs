@@ -1,7 +1,7 @@
 //! Node storage cases: round trips, insert/replace errors, atomic batches, ordering and paging.
 
 use maestro_common::{Filter, Node, NodeResult, NodeState};
-use maestro_server::store::{NodeWrite, Store};
+use maestro_server::store::{GET_NODES_CHUNK, NodeWrite, Store};
 use serde_json::json;
 
 use crate::support::{
@@ -99,6 +99,27 @@ pub async fn round_trip_preserves_every_field(store: &dyn Store) {
         assert_eq!(found.len(), 1, "find_nodes by id {id}");
         assert_same(found.into_iter().next(), n, "find_nodes");
     }
+}
+
+pub async fn get_nodes_reads_many_and_skips_missing(store: &dyn Store) {
+    // More than one query's worth of ids on MongoDB, with missing ones among them.
+    let mut nodes: Vec<Node> = (0..GET_NODES_CHUNK + 5)
+        .map(|i| node(&format!("n{i}")))
+        .collect();
+    nodes.push(full_node());
+    nodes.push(sparse_node());
+    insert(store, &nodes).await;
+    let missing = [new_id(), new_id()];
+    let mut ids: Vec<_> = nodes.iter().map(id_of).collect();
+    ids.insert(7, missing[0].clone());
+    ids.push(missing[1].clone());
+    let found = store.get_nodes(&ids).await.unwrap();
+    assert_eq!(found.len(), nodes.len());
+    for n in &nodes {
+        assert_same(found.get(&id_of(n)).cloned(), n, "get_nodes");
+    }
+    assert!(missing.iter().all(|id| !found.contains_key(id)));
+    assert!(store.get_nodes(&[]).await.unwrap().is_empty());
 }
 
 pub async fn get_missing_id_is_none(store: &dyn Store) {

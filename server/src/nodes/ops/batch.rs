@@ -36,17 +36,28 @@ async fn batch_set_once(store: &dyn Store, user: &StoredUser, body: Value) -> Ap
         }
     };
     let now = Timestamp::now();
-    let mut writes = Vec::new();
+    let mut ids = Vec::with_capacity(req.nodes.len());
     let mut seen = std::collections::HashSet::new();
+    // A malformed id is reported where the list reaches it, after the nodes before it
+    // are found (as the Python server, which reads them one by one, does).
+    let mut malformed = None;
     for raw in &req.nodes {
-        let id = parse_id(raw)?;
-        if !seen.insert(id.clone()) {
+        match parse_id(raw) {
             // Listed twice: flagged once.
-            continue;
+            Ok(id) if seen.insert(id.clone()) => ids.push(id),
+            Ok(_) => {}
+            Err(e) => {
+                malformed = Some(e);
+                break;
+            }
         }
-        let mut node = store
-            .get_node(&id)
-            .await?
+    }
+    // Read together (one query on MongoDB, not one per node), checked in the listed order.
+    let mut found = store.get_nodes(&ids).await?;
+    let mut writes = Vec::new();
+    for id in ids {
+        let mut node = found
+            .remove(&id)
             .ok_or_else(|| ApiError::NotFound(format!("Node not found with id: {id}")))?;
         if may_edit(user, &node) {
             let read = node.clone();
@@ -54,6 +65,9 @@ async fn batch_set_once(store: &dyn Store, user: &StoredUser, body: Value) -> Ap
             node.updated = now.max(Timestamp::next_after(read.updated));
             writes.push(NodeWrite::update(node, &read));
         }
+    }
+    if let Some(e) = malformed {
+        return Err(e);
     }
     let count = writes.len() as u64;
     if !writes.is_empty() {

@@ -41,6 +41,8 @@ async fn put_hierarchy_once(
     // Rights come before the body, as in the Python server (401/404 before 422).
     let root = load_editable(store, user, raw_id).await?;
     let hierarchy: Hierarchy = from_body_bytes(body, &["body"])?;
+    // The existing children, read together (one query on MongoDB, not one per node).
+    let existing = store.get_nodes(&child_ids(&hierarchy)).await?;
     let now = Timestamp::now();
     let mut writes = Vec::new();
     let mut stack = vec![(hierarchy, None::<ObjectIdHex>, true)];
@@ -82,17 +84,17 @@ async fn put_hierarchy_once(
             }
             Some(id) => {
                 // Unlike the Python server (quirk 21), existing children need edit rights too.
-                let existing = store.get_node(id).await?.ok_or_else(|| {
+                let existing = existing.get(id).ok_or_else(|| {
                     ApiError::BadRequest(format!("No object found with id: {id}"))
                 })?;
-                if !may_edit(user, &existing) {
+                if !may_edit(user, existing) {
                     return Err(ApiError::not_node_editor());
                 }
                 node.owner = existing.owner.clone();
                 node.user_groups = existing.user_groups.clone();
                 check_not_own_parent(&node)?;
                 node.updated = now.max(Timestamp::next_after(existing.updated));
-                NodeWrite::update(node, &existing)
+                NodeWrite::update(node, existing)
             }
             None => {
                 node.id = Some(new_id());
@@ -128,4 +130,15 @@ async fn put_hierarchy_once(
         json,
         previous_root: root,
     })
+}
+
+/// The ids given to the descendants of the root (existing nodes the write replaces).
+fn child_ids(root: &Hierarchy) -> Vec<ObjectIdHex> {
+    let mut ids = Vec::new();
+    let mut stack: Vec<&Hierarchy> = root.child_nodes.iter().collect();
+    while let Some(level) = stack.pop() {
+        ids.extend(level.node.id.clone());
+        stack.extend(level.child_nodes.iter());
+    }
+    ids
 }
