@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 
 mod all;
 mod commands;
+mod durable;
 mod fanout;
 mod monitor;
 mod pipeline;
