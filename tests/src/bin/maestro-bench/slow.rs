@@ -15,9 +15,8 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::durable::{Durable, Listened};
-use crate::fanout::{
-    CHANNEL, Frame, Goal, Seen, Stamp, pct, publish, rss_all, summarise, ws_subscriber,
-};
+use crate::fanout::{CHANNEL, Frame, Goal, Seen, Stamp, pct, publish, summarise, ws_subscriber};
+use crate::stats::rss_all;
 
 /// What the command line asks for.
 pub struct Slow {
