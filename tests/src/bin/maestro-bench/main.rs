@@ -29,12 +29,13 @@
 //!   seeded into the SQLite store in DIR of the server at `--url`, then purged by
 //!   `maestro-server purge-nodes` while W2 POSTs and W3 reads run (S s of them without a
 //!   purge first, for comparison).
-//! - `all [--quick] [--server-bin PATH]`: W2, W3 (at 1,000,000 nodes, 100,000 with
-//!   `--quick`), W4, W6, W7 and W1 one after another on a server started for the run (or
-//!   W2-W6 on the one at `--url`, with `--server-pid` for its CPU), with the server CPU per
-//!   request of each. `--mongodb-uri URI`: the started server stores in a fresh database
-//!   there, counting its MongoDB commands (reported per request; no W7 there); `--nodes N`:
-//!   W3 at N nodes.
+//! - `all [--quick] [--server-bin PATH]`: W5, W2, W3 (at 1,000,000 nodes, 100,000 with
+//!   `--quick`), W7, W4, W6, W1 and W8 one after another on a server started for the run
+//!   (or W2-W6 and W8 on the one at `--url`, with `--server-pid` for its CPU), with the server
+//!   CPU per request of each, then the started server's idle RSS after a restart on its data.
+//!   `--mongodb-uri URI`: the started server stores in a fresh database there, counting its
+//!   MongoDB commands (reported per request; no W7 and no idle RSS there); `--nodes N`: W3 at
+//!   N nodes.
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -47,6 +48,7 @@ mod idle;
 mod monitor;
 mod pipeline;
 mod purge;
+mod server;
 mod slow;
 mod stats;
 
@@ -401,7 +403,7 @@ async fn main() {
                     .data_dir
                     .clone()
                     .expect("--data-dir: the server's data directory"),
-                server_bin: all::server_bin(&a),
+                server_bin: server::server_bin(&a),
                 nodes: a.nodes,
                 baseline: Duration::from_secs(a.seconds),
                 queries,
