@@ -109,11 +109,16 @@ async fn measured<F: std::future::Future<Output = Vec<Run>>>(
     for run in runs {
         run.print();
         if let Some(c) = cpu.filter(|_| n == 1) {
-            let per = run.lat.len().max(1);
+            // Without requests of its own (W1: the simulator's), per node written, as the table.
+            let (per, unit) = if run.lat.is_empty() {
+                (run.nodes, "node")
+            } else {
+                (run.lat.len(), "request")
+            };
             println!(
-                "  server CPU {:.3} s, {:.3} ms per request",
+                "  server CPU {:.3} s, {:.3} ms per {unit}",
                 c,
-                c * 1e3 / per as f64
+                c * 1e3 / per.max(1) as f64
             );
         }
         let sent = sent_before
