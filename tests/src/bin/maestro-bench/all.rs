@@ -1,14 +1,18 @@
-//! `maestro-bench all [--quick]`: the W2, W3, W4, W6 and W7 workloads (and W1 with the
-//! simulated pipeline) one after another against one server, with the server's CPU per
-//! request for each, not only rates. The server is started here on a fresh data directory (the
-//! `maestro-server` next to this program, or `--server-bin`), or is the one at `--url`
-//! (CPU only with `--server-pid`). With `--mongodb-uri`, the server started stores in a
-//! fresh MongoDB database and counts its commands, reported per request.
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+//! `maestro-bench all [--quick]`: the W5, W2, W3, W7, W4 and W6 workloads, W1 with the
+//! simulated pipeline, and W8 (the monitor) one after another against one server, with the
+//! server's CPU per request for each, not only rates. The server is started here on a fresh
+//! data directory (the `maestro-server` next to this program, or `--server-bin`), or is the
+//! one at `--url` (CPU only with `--server-pid`; no W7 or W1 there). With `--mongodb-uri`,
+//! the server started stores in a fresh MongoDB database and counts its commands, reported
+//! per request. W5 comes first, so that its memory per idle subscription is measured on a
+//! fresh server. Last, a server started on SQLite is restarted on its data and, after the
+//! W3 queries once each and a few idle seconds, its resident memory read: the idle RSS at
+//! the node count the run left. The final summary is the per-request table, then the W5,
+//! W8 and idle-RSS figures.
 use std::time::{Duration, Instant};
 
 use crate::commands;
+use crate::server::{Started, idle_rss, server_bin};
 use crate::stats::{Run, cpu_secs};
 use crate::{Args, hierarchies, login, post_for, read_queries};
 
@@ -28,6 +32,10 @@ struct Plan {
     stall: u64,
     /// W7: old nodes seeded and purged, and the seconds of load without a purge.
     purge: (usize, u64),
+    /// W5: seconds the idle subscribers are held.
+    idle_seconds: u64,
+    /// W8: seconds of load on the monitor.
+    monitor_seconds: u64,
 }
 
 impl Plan {
@@ -45,6 +53,8 @@ impl Plan {
                 fanout_seconds: 5,
                 stall: 30,
                 purge: (200_000, 10),
+                idle_seconds: 5,
+                monitor_seconds: 10,
             }
         } else {
             Self {
@@ -59,76 +69,11 @@ impl Plan {
                 // workloads.md's W6: 20 minutes.
                 stall: 1_200,
                 purge: (1_000_000, 20),
+                idle_seconds: 10,
+                monitor_seconds: 30,
             }
         }
     }
-}
-
-/// A server this run started, stopped (and its data removed) when dropped.
-struct Started {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Starts `maestro-server` on a free loopback port with a fresh data directory and the
-/// life-cycle rules every second (W1 needs them); returns it and its URL.
-async fn start_server(a: &Args) -> (Started, String) {
-    let bin = server_bin(a);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let dir = std::env::temp_dir().join(format!("maestro-bench-all-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("data directory");
-    let log = std::fs::File::create(dir.join("server.log")).expect("server log");
-    let mut cmd = Command::new(&bin);
-    if let Some(uri) = &a.mongodb_uri {
-        let database = format!("maestro_bench_{}", std::process::id());
-        cmd.args(["--mongodb-uri", uri, "--mongodb-database", &database])
-            .arg("--mongodb-count-commands");
-    }
-    let child = cmd
-        .args(["--data-dir", &dir.join("data").to_string_lossy()])
-        .args(["--bind", &format!("127.0.0.1:{port}")])
-        .args(["--lifecycle-timeout-interval-secs", "1"])
-        .args(["--lifecycle-holdoff-interval-secs", "1"])
-        .args(["--lifecycle-closing-interval-secs", "1"])
-        .env("MAESTRO_ADMIN_PASSWORD", &a.password)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-    let started = Started { child, dir };
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http
-        .get(format!("{url}/latest/maestro/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (started, url)
-}
-
-/// `--server-bin`, or the `maestro-server` next to this program.
-pub fn server_bin(a: &Args) -> PathBuf {
-    a.server_bin.clone().unwrap_or_else(|| {
-        let exe = std::env::current_exe().expect("own path");
-        exe.with_file_name("maestro-server")
-    })
 }
 
 /// One line of the final table.
@@ -164,11 +109,16 @@ async fn measured<F: std::future::Future<Output = Vec<Run>>>(
     for run in runs {
         run.print();
         if let Some(c) = cpu.filter(|_| n == 1) {
-            let per = run.lat.len().max(1);
+            // Without requests of its own (W1: the simulator's), per node written, as the table.
+            let (per, unit) = if run.lat.is_empty() {
+                (run.nodes, "node")
+            } else {
+                (run.lat.len(), "request")
+            };
             println!(
-                "  server CPU {:.3} s, {:.3} ms per request",
+                "  server CPU {:.3} s, {:.3} ms per {unit}",
                 c,
-                c * 1e3 / per as f64
+                c * 1e3 / per.max(1) as f64
             );
         }
         let sent = sent_before
@@ -195,16 +145,16 @@ pub async fn run(mut a: Args) {
     if a.password.is_empty() {
         a.password = "bench".into();
     }
-    let started = if a.url_given {
+    let mut started = if a.url_given {
         None
     } else {
-        let (s, url) = start_server(&a).await;
-        a.url = url;
+        let s = Started::start(&a).await;
+        a.url = s.url();
         Some(s)
     };
     let pid = started
         .as_ref()
-        .map(|s| s.child.id())
+        .map(Started::pid)
         .or(a.server_pids.first().copied());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(128)
@@ -218,6 +168,28 @@ pub async fn run(mut a: Args) {
     };
     let began = Instant::now();
     let mut lines = Vec::new();
+    // The W5, W8 and idle-RSS lines of the summary.
+    let mut figures = Vec::new();
+    // W5 first, on the fresh server: its memory per subscription is then not hidden by what
+    // the allocator kept from earlier workloads.
+    println!(
+        "W5: 500 WebSocket + 500 long-poll idle subscribers, then 15 durable ones restarted \
+         after 10,000 missed events"
+    );
+    let w5 = crate::idle::run(crate::idle::Idle {
+        urls: vec![a.url.clone()],
+        token: token.clone(),
+        ws: 500,
+        longpoll: 500,
+        seconds: plan.idle_seconds,
+        durable: 15,
+        missed: 10_000,
+        rate: 1_000,
+        server_pids: pid.into_iter().collect(),
+    })
+    .await;
+    figures.extend(w5);
+    println!();
     for clients in [1, 8, 64] {
         let seconds = plan.post_seconds;
         let work = post_for(
@@ -256,11 +228,11 @@ pub async fn run(mut a: Args) {
         let p = crate::purge::Purge {
             url: a.url.clone(),
             token: token.clone(),
-            data_dir: s.dir.join("data"),
+            data_dir: s.data_dir(),
             server_bin: server_bin(&a),
             nodes,
             baseline: Duration::from_secs(secs),
-            queries,
+            queries: queries.clone(),
         };
         measured(&probe, &mut lines, crate::purge::run(p)).await;
     }
@@ -300,10 +272,30 @@ pub async fn run(mut a: Args) {
         });
         measured(&probe, &mut lines, async { vec![work.await] }).await;
     }
+    println!("\nW8: the monitor on a 15,000-node revision, 100 events/s");
+    let w8 = crate::monitor::run(crate::monitor::Monitor {
+        url: a.url.clone(),
+        token: token.clone(),
+        nodes: 15_000,
+        rate: 100,
+        seconds: plan.monitor_seconds,
+    })
+    .await;
+    figures.extend(w8);
+    // Last, as it restarts the server (the pid of `probe` is the old one's).
+    if let Some(s) = started.as_mut().filter(|_| a.mongodb_uri.is_none()) {
+        figures.push(idle_rss(s, &a, &queries).await);
+    }
     print_table(&lines, began.elapsed());
+    if !figures.is_empty() {
+        println!();
+        for f in &figures {
+            println!("{f}");
+        }
+    }
 }
 
-async fn count(http: &reqwest::Client, url: &str) -> usize {
+pub(crate) async fn count(http: &reqwest::Client, url: &str) -> usize {
     let r = http.get(format!("{url}/latest/count")).send().await;
     match r {
         Ok(r) => r.json::<usize>().await.unwrap_or(0),

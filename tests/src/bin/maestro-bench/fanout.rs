@@ -14,14 +14,13 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::stats::{cpu_secs, rss_all};
+
 /// Channel the benchmark publishes on.
 pub(crate) const CHANNEL: &str = "bench";
 
 /// Publish requests in flight at most.
 const MAX_IN_FLIGHT: usize = 256;
-
-/// Kernel clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`).
-const CLK_TCK: f64 = 100.0;
 
 /// What the command line asks for.
 pub struct Fanout {
@@ -85,13 +84,15 @@ pub(crate) struct Seen {
     /// Which event indexes arrived.
     got: Vec<bool>,
     pub(crate) distinct: u64,
-    duplicates: u64,
+    pub(crate) duplicates: u64,
     /// Sequences that did not rise.
-    disorder: u64,
+    pub(crate) disorder: u64,
     pub(crate) resyncs: u64,
     pub(crate) last_seq: u64,
     /// When the last event arrived.
-    last_at: Option<Instant>,
+    pub(crate) last_at: Option<Instant>,
+    /// Whether the server took the subscription.
+    pub(crate) subscribed: bool,
 }
 
 impl Seen {
@@ -165,7 +166,6 @@ pub(crate) async fn ws_subscriber(
     let text = serde_json::to_string(&subscribe).expect("json");
     ws.send(Message::text(text)).await.expect("subscribe");
     let mut seen = Seen::default();
-    let mut subscribed = false;
     loop {
         let frame = tokio::select! {
             f = ws.next() => f,
@@ -181,8 +181,8 @@ pub(crate) async fn ws_subscriber(
             continue;
         };
         match frame.ty.as_str() {
-            "subscribed" if !subscribed => {
-                subscribed = true;
+            "subscribed" if !seen.subscribed => {
+                seen.subscribed = true;
                 let _ = ready.send(()).await;
             }
             "event" => {
@@ -207,18 +207,24 @@ async fn longpoll_subscriber(
     ready: tokio::sync::mpsc::Sender<()>,
     mut stop: watch::Receiver<Option<Goal>>,
 ) -> Seen {
-    let sub: Value = http
+    let r = http
         .post(format!("{url}/latest/subscribe/{CHANNEL}?promisc=true"))
         .bearer_auth(&token)
         .send()
         .await
-        .expect("subscribe")
-        .json()
-        .await
-        .expect("subscription");
-    let id = sub["id"].as_u64().expect("subscription id");
+        .expect("subscribe");
+    let status = r.status();
+    let sub: Value = r.json().await.unwrap_or(Value::Null);
     let _ = ready.send(()).await;
     let mut seen = Seen::default();
+    let Some(id) = sub["id"].as_u64().filter(|_| status.is_success()) else {
+        // Refused (429: more than the server's --max-subscriptions-per-user for this user);
+        // told once, the count comes with the figures.
+        static TOLD: std::sync::Once = std::sync::Once::new();
+        TOLD.call_once(|| eprintln!("long-poll subscribe refused: {status} {sub}"));
+        return seen;
+    };
+    seen.subscribed = true;
     loop {
         let listen = async {
             let r = http
@@ -278,7 +284,17 @@ pub(crate) async fn publish(
     rate: u64,
     seconds: u64,
 ) -> (u64, u64, Vec<u32>) {
-    let total = rate * seconds;
+    publish_n(http, urls, token, rate, rate * seconds).await
+}
+
+/// Publishes `total` events (indexes `0..total`) at `rate` a second, as [`publish`].
+pub(crate) async fn publish_n(
+    http: reqwest::Client,
+    urls: Vec<String>,
+    token: String,
+    rate: u64,
+    total: u64,
+) -> (u64, u64, Vec<u32>) {
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -317,34 +333,9 @@ pub(crate) async fn publish(
     (ok, errors, lat)
 }
 
-/// utime + stime of the processes, in seconds.
+/// CPU time of the processes, in seconds.
 fn cpu_all(pids: &[u32]) -> f64 {
-    pids.iter().map(|p| cpu_secs(*p)).sum()
-}
-
-/// Resident memory of the processes, in KiB.
-pub(crate) fn rss_all(pids: &[u32]) -> u64 {
-    pids.iter().map(|p| rss_kib(*p)).sum()
-}
-
-/// utime + stime of `pid`, in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / CLK_TCK
-}
-
-/// Resident memory of `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    pids.iter().copied().map(cpu_secs).sum()
 }
 
 pub(crate) fn pct(sorted: &[u32], p: f64) -> f64 {
@@ -386,15 +377,32 @@ pub(crate) fn summarise(name: &str, subs: &[Seen], total: u64, end_of_publish: I
     );
 }
 
-/// Runs the fan-out (or, with `rate` 0, the idle) workload and prints the figures.
-pub async fn run(a: Fanout) {
-    let pids = a.server_pids.clone();
-    let pid = (!pids.is_empty()).then_some(&pids[..]);
-    let (rss0, cpu0) = (pid.map(rss_all), pid.map(cpu_all));
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(a.longpoll + 64)
-        .build()
-        .expect("client");
+/// Subscribers started by [`start_subscribers`], reading until told their [`Goal`].
+pub(crate) struct Subscribers {
+    ws: Vec<tokio::task::JoinHandle<Seen>>,
+    longpoll: Vec<tokio::task::JoinHandle<Seen>>,
+    stop: watch::Sender<Option<Goal>>,
+}
+
+impl Subscribers {
+    /// Tells them their goal, and waits for what the WebSocket and the long-poll ones saw.
+    pub(crate) async fn finish(self, goal: Goal) -> (Vec<Seen>, Vec<Seen>) {
+        let _ = self.stop.send(Some(goal));
+        let mut ws_seen = Vec::new();
+        for t in self.ws {
+            ws_seen.push(t.await.expect("ws subscriber"));
+        }
+        let mut lp_seen = Vec::new();
+        for t in self.longpoll {
+            lp_seen.push(t.await.expect("long-poll subscriber"));
+        }
+        (ws_seen, lp_seen)
+    }
+}
+
+/// Starts `a.ws` WebSocket and `a.longpoll` long-poll subscribers over `a.urls` in turn,
+/// and waits until the server took (or refused) each.
+pub(crate) async fn start_subscribers(http: &reqwest::Client, a: &Fanout) -> Subscribers {
     let (stop_tx, stop_rx) = watch::channel(None::<Goal>);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(a.ws + a.longpoll + 1);
     let t0 = Instant::now();
@@ -426,28 +434,28 @@ pub async fn run(a: Fanout) {
         a.longpoll,
         t0.elapsed().as_secs_f64()
     );
+    Subscribers {
+        ws: ws_tasks,
+        longpoll: lp_tasks,
+        stop: stop_tx,
+    }
+}
+
+/// Runs the fan-out (or, with `rate` 0, the idle: [`crate::idle::hold`]) workload and
+/// prints the figures.
+pub async fn run(a: Fanout) {
     if a.rate == 0 {
-        // W5: idle subscribers; let the server settle, then read its memory.
-        tokio::time::sleep(Duration::from_secs(a.seconds.max(1))).await;
-        if let (Some(pid), Some(rss0)) = (pid, rss0) {
-            let rss1 = rss_all(pid);
-            let n = (a.ws + a.longpoll).max(1) as f64;
-            println!(
-                "server RSS {:.1} MiB before, {:.1} MiB with the subscribers: {:.1} KiB each",
-                rss0 as f64 / 1024.0,
-                rss1 as f64 / 1024.0,
-                (rss1.saturating_sub(rss0)) as f64 / n
-            );
-        }
-        let _ = stop_tx.send(Some(Goal {
-            total: 0,
-            deadline: Instant::now(),
-        }));
-        for t in ws_tasks.into_iter().chain(lp_tasks) {
-            let _ = t.await;
-        }
+        crate::idle::hold(&a).await;
         return;
     }
+    let pids = a.server_pids.clone();
+    let pid = (!pids.is_empty()).then_some(&pids[..]);
+    let (rss0, cpu0) = (pid.map(rss_all), pid.map(cpu_all));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.longpoll + 64)
+        .build()
+        .expect("client");
+    let subscribers = start_subscribers(&http, &a).await;
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss0.unwrap_or(0)));
     let sampler = pid.map(|pid| {
         let (peak, pid) = (peak.clone(), pid.to_vec());
@@ -473,18 +481,11 @@ pub async fn run(a: Fanout) {
     let publish_wall = t_pub.elapsed().as_secs_f64();
     let cpu_publish = pid.map(cpu_all);
     let own_publish = cpu_secs(std::process::id());
-    let _ = stop_tx.send(Some(Goal {
+    let goal = Goal {
         total: published,
         deadline: end_of_publish + Duration::from_secs(a.drain),
-    }));
-    let mut ws_seen = Vec::new();
-    for t in ws_tasks {
-        ws_seen.push(t.await.expect("ws subscriber"));
-    }
-    let mut lp_seen = Vec::new();
-    for t in lp_tasks {
-        lp_seen.push(t.await.expect("long-poll subscriber"));
-    }
+    };
+    let (ws_seen, lp_seen) = subscribers.finish(goal).await;
     let wall = t_pub.elapsed().as_secs_f64();
     if let Some(s) = sampler {
         s.abort();

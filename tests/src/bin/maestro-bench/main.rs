@@ -1,6 +1,6 @@
-//! `maestro-bench`: load generator for a running server (workloads W2-W5 of workloads.md).
+//! `maestro-bench`: load generator for a running server (workloads W1-W8 of workloads.md).
 //!
-//! Usage: `maestro-bench --url http://127.0.0.1:8001 --password PW <post|seed|read|fanout|monitor> [...]`
+//! Usage: `maestro-bench --url http://127.0.0.1:8001 --password PW <post|seed|read|fanout|idle|slow|monitor|...> [...]`
 //! - `--urls URL,URL,...`: several servers on one database (sharing their token secret):
 //!   `post` and `fanout` spread their clients, subscribers and publishes over them in turn
 //!   (the login goes to the first).
@@ -12,6 +12,11 @@
 //!   events/s on `/publish/bench` for S s to N WebSocket and M long-poll subscribers (W4);
 //!   with `--rate 0`, N + M idle subscribers held for S s and the server's memory (W5).
 //!   `--server-pid` takes a comma-separated list: CPU and RSS are then those of all.
+//! - `idle --ws N --longpoll M --seconds S --durable D --missed K [--rate R] [--server-pid PID]`:
+//!   W5, N + M idle subscribers held for S s and the server's memory per subscription, then
+//!   D durable long-poll subscribers away while K events are published (R/s, default 1,000),
+//!   back with a new subscribe: catch-up time, events missing and twice (defaults 100 + 100,
+//!   15, 10,000; the server's `--max-subscriptions-per-user`, 256 by default, bounds M and D).
 //! - `slow --stall S --rate R --ws N [--drain D]`: W6, one WebSocket and one durable
 //!   long-poll subscriber stop reading for S s while R events/s go to them and to N steady
 //!   WebSocket subscribers; server memory, the steady ones' latency, and the stalled ones'
@@ -24,22 +29,26 @@
 //!   seeded into the SQLite store in DIR of the server at `--url`, then purged by
 //!   `maestro-server purge-nodes` while W2 POSTs and W3 reads run (S s of them without a
 //!   purge first, for comparison).
-//! - `all [--quick] [--server-bin PATH]`: W2, W3 (at 1,000,000 nodes, 100,000 with
-//!   `--quick`), W4, W6, W7 and W1 one after another on a server started for the run (or
-//!   W2-W6 on the one at `--url`, with `--server-pid` for its CPU), with the server CPU per
-//!   request of each. `--mongodb-uri URI`: the started server stores in a fresh database
-//!   there, counting its MongoDB commands (reported per request; no W7 there); `--nodes N`:
-//!   W3 at N nodes.
+//! - `all [--quick] [--server-bin PATH]`: W5, W2, W3 (at 1,000,000 nodes, 100,000 with
+//!   `--quick`), W7, W4, W6, W1 and W8 one after another on a server started for the run
+//!   (or W2-W6 and W8 on the one at `--url`, with `--server-pid` for its CPU), with the server
+//!   CPU per request of each, then the started server's idle RSS after a restart on its data.
+//!   `--mongodb-uri URI`: the started server stores in a fresh database there, counting its
+//!   MongoDB commands (reported per request; no W7 and no idle RSS there); `--nodes N`: W3 at
+//!   N nodes.
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod all;
 mod commands;
+mod durable;
 mod fanout;
+mod idle;
 mod monitor;
 mod pipeline;
 mod purge;
+mod server;
 mod slow;
 mod stats;
 
@@ -75,6 +84,9 @@ struct Args {
     speed: f64,
     /// `slow`: how long the slow subscribers stop reading, seconds.
     stall: u64,
+    /// `idle`: restarted durable subscribers, and the events they miss.
+    durable: usize,
+    missed: u64,
 }
 
 fn parse_args() -> Args {
@@ -102,6 +114,8 @@ fn parse_args() -> Args {
         size: maestro_tui::sim::catalog::Size::Big,
         speed: 1_000.0,
         stall: 60,
+        durable: 15,
+        missed: 10_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -145,6 +159,8 @@ fn parse_args() -> Args {
             }
             "--speed" => a.speed = val().parse().unwrap_or(1_000.0),
             "--stall" => a.stall = val().parse().unwrap_or(60),
+            "--durable" => a.durable = val().parse().unwrap_or(15),
+            "--missed" => a.missed = val().parse().unwrap_or(10_000),
             other => a.command = other.to_owned(),
         }
     }
@@ -387,7 +403,7 @@ async fn main() {
                     .data_dir
                     .clone()
                     .expect("--data-dir: the server's data directory"),
-                server_bin: all::server_bin(&a),
+                server_bin: server::server_bin(&a),
                 nodes: a.nodes,
                 baseline: Duration::from_secs(a.seconds),
                 queries,
@@ -406,6 +422,22 @@ async fn main() {
                 rate: a.rate,
                 seconds: a.seconds,
                 drain: a.drain,
+                server_pids: a.server_pids.clone(),
+            })
+            .await;
+        }
+        "idle" => {
+            let token = login(&http, &a).await;
+            idle::run(idle::Idle {
+                urls: a.urls.clone(),
+                token,
+                ws: a.ws,
+                longpoll: a.longpoll,
+                seconds: a.seconds,
+                durable: a.durable,
+                missed: a.missed,
+                // The shared default (100/s) is W4's; missed events come faster.
+                rate: if a.rate == 100 { 1_000 } else { a.rate },
                 server_pids: a.server_pids.clone(),
             })
             .await;
@@ -457,8 +489,9 @@ async fn main() {
             .await;
         }
         _ => eprintln!(
-            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|slow|monitor|pipeline|purge|all> \
+            "usage: maestro-bench --url URL [--urls URL,URL,...] --password PW <post|seed|read|fanout|idle|slow|monitor|pipeline|purge|all> \
              [--quick --data-dir DIR --clients N --seconds S --nodes N --requests N --ws N --longpoll M --rate R --drain D --stall S \
+             --durable D --missed K \
              --server-pid PID[,PID...]]"
         ),
     }

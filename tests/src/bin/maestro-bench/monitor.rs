@@ -149,8 +149,9 @@ async fn seed(m: &Monitor, http: &reqwest::Client) -> Vec<String> {
 }
 
 /// Seeds the revision, then measures in a fresh process of this binary, so that the
-/// memory figure is the monitor's and not the seeding's.
-pub async fn run(m: Monitor) {
+/// memory figure is the monitor's and not the seeding's. Returns the measurement's `W8:`
+/// lines (printed as they come), for a summary.
+pub async fn run(m: Monitor) -> Vec<String> {
     let http = reqwest::Client::new();
     let t = Instant::now();
     let tests = seed(&m, &http).await;
@@ -161,8 +162,8 @@ pub async fn run(m: Monitor) {
     );
     let ids = std::env::temp_dir().join(format!("maestro-w8-{}.ids", std::process::id()));
     std::fs::write(&ids, tests.join("\n")).expect("writing the test ids");
-    let status = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .args(["--url", &m.url, "monitor-measure"])
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("own path"));
+    cmd.args(["--url", &m.url, "monitor-measure"])
         .args([
             "--rate",
             &m.rate.to_string(),
@@ -171,10 +172,24 @@ pub async fn run(m: Monitor) {
         ])
         .env("MAESTRO_BENCH_TOKEN", &m.token)
         .env("MAESTRO_BENCH_IDS", &ids)
-        .status()
-        .expect("running the measurement");
+        .stdout(std::process::Stdio::piped());
+    let measured = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut child = cmd.spawn().expect("running the measurement");
+        let out = child.stdout.take().expect("the measurement's output");
+        let mut figures = Vec::new();
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if line.starts_with("W8:") {
+                figures.push(line);
+            }
+        }
+        (child.wait().expect("the measurement"), figures)
+    });
+    let (status, figures) = measured.await.expect("the measurement's reader");
     let _ = std::fs::remove_file(&ids);
     assert!(status.success(), "the measurement failed");
+    figures
 }
 
 /// The measuring half of [`run`]: the monitor on the newest revision, under load.

@@ -11,14 +11,12 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use maestro_common::ws::{ClientMsg, StreamFilter};
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::fanout::{
-    CHANNEL, CloudEvent, Envelope, Frame, Goal, Seen, Stamp, pct, publish, rss_all, summarise,
-    ws_subscriber,
-};
+use crate::durable::{Durable, Listened};
+use crate::fanout::{CHANNEL, Frame, Goal, Seen, Stamp, pct, publish, summarise, ws_subscriber};
+use crate::stats::rss_all;
 
 /// What the command line asks for.
 pub struct Slow {
@@ -167,18 +165,8 @@ async fn durable_slow(
     stop: watch::Receiver<Option<Goal>>,
 ) -> SlowSeen {
     let subscriber = format!("bench-slow-{}:{CHANNEL}", std::process::id());
-    let subscribe = || async {
-        let r = http
-            .post(format!(
-                "{url}/latest/subscribe/{CHANNEL}?promisc=true&subscriber_id={subscriber}"
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .ok()?;
-        r.json::<Value>().await.ok()?["id"].as_u64()
-    };
-    let mut id = subscribe().await.expect("durable subscription");
+    let client = Durable::new(http, url, token, subscriber);
+    let mut id = client.subscribe().await.expect("durable subscription");
     let _ = ready.send(()).await;
     let mut out = SlowSeen::new(stall);
     loop {
@@ -186,36 +174,19 @@ async fn durable_slow(
         if out.finished(*stop.borrow()) {
             break;
         }
-        let r = http
-            .get(format!("{url}/latest/listen/{id}"))
-            .bearer_auth(&token)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
-        let envelope = match r {
-            Ok(r) if r.status().is_success() => r.json::<Envelope>().await.ok(),
-            Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
+        match client.listen(id, Duration::from_secs(5)).await {
+            Listened::Event(e) => out.event(e.sequence_id, e.data.as_ref()),
+            Listened::Gone => {
                 // Reaped while away: the same subscriber id resumes where it was.
                 out.reconnects += 1;
-                if let Some(new) = subscribe().await {
+                if let Some(new) = client.subscribe().await {
                     id = new;
                 }
-                continue;
             }
-            _ => continue,
-        };
-        let event = envelope
-            .and_then(|e| e.data)
-            .and_then(|s| serde_json::from_str::<CloudEvent>(&s).ok());
-        if let Some(e) = event.filter(|e| e.sequence_id > 0) {
-            out.event(e.sequence_id, e.data.as_ref());
+            Listened::Beep | Listened::Failed => {}
         }
     }
-    let _ = http
-        .post(format!("{url}/latest/unsubscribe/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await;
+    client.unsubscribe(id).await;
     out
 }
 

@@ -1,5 +1,5 @@
 //! What a workload measured (latencies, wall time, nodes written), how it is printed, and
-//! the server CPU read from `/proc`.
+//! the server CPU and memory read from `/proc`.
 use std::time::Duration;
 
 /// Kernel clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`).
@@ -81,6 +81,21 @@ fn stat_secs(pid: u32) -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / CLK_TCK
+}
+
+/// Resident memory of the processes, in KiB.
+pub fn rss_all(pids: &[u32]) -> u64 {
+    pids.iter().map(|p| status_kib(*p, "VmRSS")).sum()
+}
+
+/// A KiB figure of `/proc/<pid>/status` (`VmRSS`, `RssAnon`, `RssFile`, ...); 0 when absent.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The CPU of the servers at `--server-pid` when a single-workload subcommand starts, to
