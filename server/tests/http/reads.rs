@@ -211,6 +211,68 @@ async fn revision_with(app: &TestApp, t: &str, commit: &str, tests: &[(&str, &st
 }
 
 #[tokio::test]
+async fn compare_reads_revisions_page_by_page_and_refuses_one_past_its_bound() {
+    use maestro_server::nodes::compare::{Bounds, compare_within};
+    let app = TestApp::new().await;
+    let t = app.user("alice", false, &[]).await;
+    let tests = |r: &str| -> Vec<(String, String)> {
+        (0..7).map(|i| (format!("t{i}"), r.to_owned())).collect()
+    };
+    let first = tests("pass");
+    let first: Vec<(&str, &str)> = first
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    revision_with(&app, &t, "aaaa", &first).await;
+    let mut second = tests("pass");
+    second[2].1 = "fail".into();
+    second[6].1 = "fail".into();
+    let second: Vec<(&str, &str)> = second
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let cid = revision_with(&app, &t, "bbbb", &second).await;
+    // A node of another tree at the same commit is not part of the revision.
+    let mut other = child("test", "t0", &cid);
+    other["state"] = json!("done");
+    other["result"] = json!("fail");
+    other["data"]["kernel_revision"] = json!({"tree": "next", "branch": "master",
+        "commit": "bbbb", "url": "https://git.kernel.org/next.git"});
+    app.create(&t, other).await;
+    let id = maestro_common::node::ObjectIdHex::parse(&cid).unwrap();
+    let store = &*app.state.store;
+    // Pages of 2 over 9 nodes of the commit (the checkout, 7 tests, the other tree's).
+    let paged = Bounds {
+        page: 2,
+        max_nodes: 100,
+    };
+    let answer = compare_within(store, &id, paged).await.unwrap();
+    let keys: Vec<&str> = answer.regressions.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["test:t2 @qemu", "test:t6 @qemu"]);
+    assert!(answer.fixes.is_empty());
+    let whole = compare_within(
+        store,
+        &id,
+        Bounds {
+            page: 1_000,
+            max_nodes: 100,
+        },
+    )
+    .await;
+    assert_eq!(whole.unwrap(), answer);
+    let bounded = Bounds {
+        page: 3,
+        max_nodes: 7,
+    };
+    let err = compare_within(store, &id, bounded).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than 7 nodes: too many to compare"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn compare_lists_regressions_and_fixes_against_the_previous_checkout() {
     let app = TestApp::new().await;
     let t = app.user("alice", false, &[]).await;
