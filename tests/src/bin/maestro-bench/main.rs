@@ -323,6 +323,15 @@ async fn read_queries(http: &reqwest::Client, url: &str) -> Vec<String> {
     ))
     .await;
     let id = children[0]["id"].as_str().unwrap_or_default().to_owned();
+    // A deep page by offset against the same page by cursor (the id before it).
+    let tests = get("/latest/count?kind=test".to_owned()).await;
+    let half = tests.as_u64().unwrap_or(0) / 2;
+    let before = get(format!(
+        "/latest/nodes/fast?kind=test&offset={}&limit=1",
+        half.saturating_sub(1)
+    ))
+    .await;
+    let cursor = before[0]["id"].as_str().unwrap_or_default().to_owned();
     vec![
         format!("/latest/node/{id}"),
         "/latest/nodes?kind=test&limit=100".to_owned(),
@@ -334,6 +343,8 @@ async fn read_queries(http: &reqwest::Client, url: &str) -> Vec<String> {
         "/latest/nodes/fast?kind=checkout&created__gt=2020-01-01".to_owned(),
         "/latest/nodes/fast?data.kernel_revision.commit=abcdef0123456789abcdef0123456789abcdef01&limit=100".to_owned(),
         "/latest/count?kind=test&state=done".to_owned(),
+        format!("/latest/nodes/fast?kind=test&offset={half}&limit=100"),
+        format!("/latest/nodes/fast?kind=test&id__gt={cursor}&limit=100"),
     ]
 }
 
