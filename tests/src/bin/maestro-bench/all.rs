@@ -12,9 +12,10 @@
 use std::time::{Duration, Instant};
 
 use crate::commands;
+use crate::reads::read_queries;
 use crate::server::{Started, idle_rss, server_bin};
 use crate::stats::{Run, cpu_secs};
-use crate::{Args, hierarchies, login, post_for, read_queries};
+use crate::{Args, hierarchies, login, post_for};
 
 /// How much of each workload to run.
 struct Plan {
@@ -219,7 +220,7 @@ pub async fn run(mut a: Args) {
     }
     let queries = read_queries(&http, &a.url).await;
     for q in &queries {
-        let work = crate::read_one(&http, &a.url, q, plan.reads, plan.read_cap);
+        let work = crate::reads::read_one(&http, &a.url, q, plan.reads, plan.read_cap);
         measured(&probe, &mut lines, async { vec![work.await] }).await;
     }
     // W7 needs the server's SQLite data directory: a server started here, not on MongoDB.

@@ -170,7 +170,7 @@ pub(crate) async fn idle_rss(s: &mut Started, a: &Args, queries: &[String]) -> S
     // A fresh client: the old one's pooled connections went with the old server.
     let http = reqwest::Client::new();
     for q in queries {
-        crate::read_one(&http, &a.url, q, 1, Duration::MAX).await;
+        crate::reads::read_one(&http, &a.url, q, 1, Duration::MAX).await;
     }
     tokio::time::sleep(IDLE_WAIT).await;
     let pid = s.pid();
