@@ -39,11 +39,17 @@ pub struct TimedStore {
 }
 
 impl TimedStore {
-    /// Counts the event a write published, by channel.
-    fn count_published(&self, written: &StoreResult<Option<SharedEvent>>) {
-        if let Ok(Some(event)) = written {
+    /// A node write (either entry point), bounded as one `write_nodes_with_event` call, and
+    /// the event it published counted by channel.
+    async fn node_write(
+        &self,
+        write: impl Future<Output = StoreResult<Option<SharedEvent>>> + Send,
+    ) -> StoreResult<Option<SharedEvent>> {
+        let written = self.bound("write_nodes_with_event", write).await;
+        if let Ok(Some(event)) = &written {
             self.metrics.events.published(&event.record.channel);
         }
+        written
     }
 
     /// `inner`, with each call bounded by `timeout` (and recorded in metrics of its own).
@@ -177,14 +183,8 @@ impl Store for TimedStore {
         writes: Vec<NodeWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
-        let written = self
-            .bound(
-                "write_nodes_with_event",
-                self.inner.write_nodes_with_event(writes, event),
-            )
-            .await;
-        self.count_published(&written);
-        written
+        self.node_write(self.inner.write_nodes_with_event(writes, event))
+            .await
     }
 
     async fn write_serialised_with_event(
@@ -192,14 +192,8 @@ impl Store for TimedStore {
         writes: Vec<SerialisedWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
-        let written = self
-            .bound(
-                "write_nodes_with_event",
-                self.inner.write_serialised_with_event(writes, event),
-            )
-            .await;
-        self.count_published(&written);
-        written
+        self.node_write(self.inner.write_serialised_with_event(writes, event))
+            .await
     }
 
     fn event_log(&self) -> &Arc<EventLog> {
