@@ -46,7 +46,8 @@ trap 'exit 143' TERM
 
 # The test tools from PyPI, installed into the venv.
 install_test_tools() {
-    local pip=("$VENV/bin/pip" --disable-pip-version-check --quiet)
+    # No cache: the wheels would be kept twice on disk, once in ~/.cache/pip.
+    local pip=("$VENV/bin/pip" --disable-pip-version-check --quiet --no-cache-dir)
     # MongoDB-wire server for the MongoDB store's tests (see docs/mongodb-testing.md).
     "${pip[@]}" install secantusdb
     # kci-dev, the KernelCI command-line client, run against our server by tests/e2e/kci_dev.rs.
