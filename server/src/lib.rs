@@ -2,6 +2,7 @@
 //!
 //! [`app`] builds the HTTP service and [`run`] serves it; `main.rs` only parses the
 //! configuration and calls them, so tests can run the real server on any listener.
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,6 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::Request;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 pub mod auth;
 pub mod bootstrap;
@@ -41,23 +41,19 @@ pub mod ws;
 pub use config::Config;
 pub use state::AppState;
 
-/// The complete HTTP service: version-prefix rewriting around the routes.
-pub type App = tower::util::MapRequest<axum::Router, fn(Request) -> Request>;
+/// The complete HTTP service: the routes behind the layers every request passes.
+pub type App = tower::util::BoxCloneSyncService<Request, axum::response::Response, Infallible>;
 
 /// Builds the HTTP service for `state`.
 pub fn app(state: AppState) -> App {
+    // The one layer per route: it needs the route the request matched.
     let router = routes::router()
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
-        .layer(TraceLayer::new_for_http())
         .with_state(state);
-    // The rewrite must wrap the whole router: a layer inside it would run after routing.
-    tower::ServiceExt::map_request(
-        router,
-        routes::rewrite_version_prefix as fn(Request) -> Request,
-    )
+    routes::around_router(router)
 }
 
 /// Opens the store the configuration selects: MongoDB when `mongodb_uri` is set, else the
@@ -198,7 +194,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (token, tasks) = (state.shutdown.clone(), state.tasks.clone());
+    let (token, tasks) = (
+        tokio_util::sync::CancellationToken::clone(&state.shutdown),
+        state.tasks.clone(),
+    );
     let limits = state.conn_limits;
     // Drops idle subscriptions while serving; stopped when `run` returns.
     let _cleanup = state.pubsub.spawn_cleanup();

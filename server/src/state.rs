@@ -18,7 +18,9 @@ pub struct AppState {
     /// Email and invite-link settings of the invite and password-reset flows.
     pub onboarding: Arc<Onboarding>,
     /// Cancelled when the server shuts down: long-lived tasks (WebSocket sessions) end.
-    pub shutdown: CancellationToken,
+    /// In an `Arc`: the state is cloned several times per request, and cloning a token
+    /// takes a lock.
+    pub shutdown: Arc<CancellationToken>,
     /// Long-lived tasks that outlive their request (WebSocket sessions); `run` waits for
     /// them at shutdown, as axum does not.
     pub tasks: TaskTracker,
@@ -48,7 +50,7 @@ impl AppState {
             store,
             tokens,
             onboarding,
-            shutdown: CancellationToken::new(),
+            shutdown: Arc::new(CancellationToken::new()),
             tasks: TaskTracker::new(),
             ws: Arc::default(),
             pubsub: Arc::default(),

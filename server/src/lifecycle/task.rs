@@ -63,7 +63,11 @@ pub fn spawn(state: &AppState) -> bool {
         "node life-cycle rules on"
     );
     for rule in Rule::ALL {
-        let (store, stop, every) = (state.store.clone(), state.shutdown.clone(), cfg.every(rule));
+        let (store, stop, every) = (
+            state.store.clone(),
+            CancellationToken::clone(&state.shutdown),
+            cfg.every(rule),
+        );
         let metrics = state.metrics.clone();
         state.tasks.spawn(run(store, rule, every, stop, metrics));
     }

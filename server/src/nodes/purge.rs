@@ -134,7 +134,7 @@ pub fn spawn(state: &AppState) -> bool {
     );
     let (store, stop, metrics) = (
         state.store.clone(),
-        state.shutdown.clone(),
+        CancellationToken::clone(&state.shutdown),
         state.metrics.clone(),
     );
     state.tasks.spawn(run(store, cfg, stop, metrics));

@@ -44,7 +44,7 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
                 state.store.clone(),
                 state.ws.clone(),
                 state.metrics.clone(),
-                state.shutdown.clone(),
+                tokio_util::sync::CancellationToken::clone(&state.shutdown),
                 sink,
                 stream,
             );
