@@ -12,6 +12,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::StoredUser;
 
+mod verified;
+
 /// The audience every access token carries.
 pub const TOKEN_AUDIENCE: &str = "fastapi-users:auth";
 
@@ -20,6 +22,7 @@ pub struct TokenKeys {
     secret: String,
     unified_secret: Option<String>,
     lifetime_secs: u64,
+    verified: verified::VerifiedTokens,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -38,6 +41,7 @@ impl TokenKeys {
             secret,
             unified_secret: unified_secret.filter(|s| !s.is_empty()),
             lifetime_secs,
+            verified: verified::VerifiedTokens::default(),
         }
     }
 
@@ -59,14 +63,31 @@ impl TokenKeys {
 
     /// The user ids that `token` names under each accepted secret, in the order to try them.
     pub fn subjects(&self, token: &str) -> Vec<ObjectIdHex> {
-        std::iter::once(&self.secret)
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some(subjects) = self.verified.get(token, now) {
+            return subjects;
+        }
+        let decoded: Vec<(ObjectIdHex, Option<u64>)> = std::iter::once(&self.secret)
             .chain(self.unified_secret.as_ref())
             .filter_map(|secret| decode_subject(token, secret))
-            .collect()
+            .collect();
+        if decoded.is_empty() {
+            return Vec::new();
+        }
+        // The claims are the token's, whichever secret verified it: one `exp`.
+        let exp = decoded[0].1;
+        let subjects: Vec<ObjectIdHex> = decoded.into_iter().map(|(id, _)| id).collect();
+        let kept = verified::Verified {
+            subjects: subjects.clone(),
+            exp,
+        };
+        self.verified.insert(token, kept);
+        subjects
     }
 }
 
-fn decode_subject(token: &str, secret: &str) -> Option<ObjectIdHex> {
+/// The user a token names and its `exp`, if `secret` signed it and it is valid now.
+fn decode_subject(token: &str, secret: &str) -> Option<(ObjectIdHex, Option<u64>)> {
     let mut v = Validation::new(jsonwebtoken::Algorithm::HS256);
     v.set_audience(&[TOKEN_AUDIENCE]);
     // `exp` is checked when present; a token without one is accepted, as by fastapi-users.
@@ -77,7 +98,8 @@ fn decode_subject(token: &str, secret: &str) -> Option<ObjectIdHex> {
     let data =
         jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
             .ok()?;
-    ObjectIdHex::parse(&data.claims.sub).ok()
+    let id = ObjectIdHex::parse(&data.claims.sub).ok()?;
+    Some((id, data.claims.exp))
 }
 
 /// The claims of a token other than an access token (invite, password reset).
@@ -280,6 +302,28 @@ mod tests {
         let dual = TokenKeys::new("other".into(), Some("s1".into()), 60);
         assert_eq!(dual.subjects(&token), vec![id]);
         assert!(keys.subjects("not.a.token").is_empty());
+    }
+
+    #[test]
+    fn a_token_is_checked_again_once_expired_and_never_kept_when_refused() {
+        let keys = TokenKeys::new("s1".into(), None, 60);
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = |exp: u64| {
+            serde_json::json!({"sub": "6526448e7d140ee220971a0e",
+                               "aud": [TOKEN_AUDIENCE], "exp": exp})
+        };
+        let valid = keys.sign_claims(&claims(now + 3600)).unwrap();
+        assert_eq!(keys.subjects(&valid).len(), 1);
+        assert_eq!(keys.subjects(&valid).len(), 1, "from the cache");
+        let expired = keys.sign_claims(&claims(now - 10)).unwrap();
+        assert!(keys.subjects(&expired).is_empty());
+        assert!(keys.subjects(&expired).is_empty());
+        // Signed by another secret: refused however often it comes.
+        let foreign = TokenKeys::new("s2".into(), None, 60)
+            .sign_claims(&claims(now + 3600))
+            .unwrap();
+        assert!(keys.subjects(&foreign).is_empty());
+        assert!(keys.subjects(&foreign).is_empty());
     }
 
     #[test]

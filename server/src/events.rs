@@ -8,6 +8,7 @@ use maestro_common::event::EventRecord;
 use serde_json::{Map, Value};
 
 pub mod log;
+pub mod text;
 
 pub use log::{EventLimits, EventLog, Resolved, Since};
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use serde_json::value::RawValue;
 use tokio::sync::watch;
 
 use super::{NewEvent, SharedEvent, StoredEvent};
@@ -202,7 +203,19 @@ impl EventLog {
 
     /// `TooLarge` when `event` is over the size cap; stores call it before writing.
     pub fn admit(&self, event: &NewEvent) -> StoreResult<()> {
-        let size = json_len(&event.data) + json_len(&event.attributes);
+        self.check_size(json_len(&event.data) + json_len(&event.attributes))
+    }
+
+    /// As [`EventLog::admit`], giving the event's `data` serialised: a store that keeps
+    /// texts builds them around it ([`super::text`]) instead of serialising it again.
+    pub fn admit_serialised(&self, event: &NewEvent) -> StoreResult<Box<RawValue>> {
+        let data = serde_json::value::to_raw_value(&event.data)
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        self.check_size(data.get().len() + json_len(&event.attributes))?;
+        Ok(data)
+    }
+
+    fn check_size(&self, size: usize) -> StoreResult<()> {
         let max = self.max_event_bytes();
         if size > max {
             return Err(StoreError::TooLarge(format!(
@@ -217,16 +230,27 @@ impl EventLog {
         self.push_resolved(events.into_iter().map(Resolved::Event));
     }
 
+    /// Appends a committed event with its text as the window keeps it (what serialising
+    /// it gives: [`super::text::texts`]).
+    pub fn push_serialised(&self, event: SharedEvent, json: Box<[u8]>) {
+        self.push_items(std::iter::once((Resolved::Event(event), Some(json))));
+    }
+
     /// Appends committed events and holes, in increasing sequence order: a reader of the
     /// window passes a hole without asking the store for it.
     pub fn push_resolved(&self, items: impl IntoIterator<Item = Resolved>) {
+        self.push_items(items.into_iter().map(|item| (item, None)));
+    }
+
+    /// As [`EventLog::push_resolved`], each event with its text when the store has it.
+    fn push_items(&self, items: impl IntoIterator<Item = (Resolved, Option<Box<[u8]>>)>) {
         let mut newest = None;
         let max_bytes = self.window_bytes.load(Ordering::Relaxed);
         {
             let Ok(mut w) = self.window.write() else {
                 return;
             };
-            for item in items {
+            for (item, text) in items {
                 let e = match item {
                     Resolved::Hole(seq) => {
                         if seq > w.resolved {
@@ -245,8 +269,10 @@ impl EventLog {
                 }
                 newest = Some(e.seq());
                 w.resolved = w.resolved.max(e.seq());
-                let json = match serde_json::to_vec(&*e) {
-                    Ok(j) => j.into_boxed_slice(),
+                let json = match text
+                    .map_or_else(|| serde_json::to_vec(&*e).map(Vec::into_boxed_slice), Ok)
+                {
+                    Ok(j) => j,
                     Err(err) => {
                         // Readers behind this event go to the store, which has it.
                         tracing::warn!(error = %err, seq = e.seq(), "serialising an event");

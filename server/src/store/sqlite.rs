@@ -348,11 +348,14 @@ impl Store for SqliteStore {
         writes: Vec<SerialisedWrite>,
         event: Option<NewEvent>,
     ) -> StoreResult<Option<SharedEvent>> {
-        if let Some(e) = &event {
-            self.inner.log.admit(e)?;
-        }
+        // The event's data serialised here, once, not on the writer thread.
+        let event = match event {
+            Some(e) => Some((self.inner.log.admit_serialised(&e)?, e)),
+            None => None,
+        };
         let log = self.inner.log.clone();
-        self.inner
+        let written = self
+            .inner
             .writer
             .write_then(
                 move |tx| {
@@ -360,13 +363,21 @@ impl Store for SqliteStore {
                         .iter()
                         .try_for_each(|w| node_write::apply_write(tx, w))?;
                     event
-                        .map(|e| events::insert(tx, e).map(Arc::new))
+                        .map(|(data, e)| {
+                            let (stored, text) = events::insert(tx, e, &data)?;
+                            Ok((Arc::new(stored), text))
+                        })
                         .transpose()
                 },
                 // On the writer thread, in commit order: the log stays in sequence order.
-                move |stored: &Option<SharedEvent>| log.push(stored.iter().cloned()),
+                move |stored: &Option<(SharedEvent, Box<[u8]>)>| {
+                    if let Some((event, text)) = stored {
+                        log.push_serialised(event.clone(), text.clone());
+                    }
+                },
             )
-            .await
+            .await?;
+        Ok(written.map(|(event, _)| event))
     }
 
     fn event_log(&self) -> &Arc<EventLog> {

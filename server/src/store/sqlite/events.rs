@@ -2,9 +2,11 @@
 use maestro_common::event::EventRecord;
 use maestro_common::{Filter, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{backend, filter_sql};
+use crate::events::text::{EventTexts, texts};
 use crate::events::{NewEvent, StoredEvent};
 use crate::store::{StoreError, StoreResult, SubscriberState};
 
@@ -22,12 +24,20 @@ pub(super) fn head(conn: &Connection) -> rusqlite::Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Stores `event` with the next sequence number, inside the caller's transaction.
-pub(super) fn insert(conn: &Connection, event: NewEvent) -> StoreResult<StoredEvent> {
+/// Stores `event`, whose `data` serialises as `data`, with the next sequence number, inside
+/// the caller's transaction; gives it back with its text as the event window keeps it.
+pub(super) fn insert(
+    conn: &Connection,
+    event: NewEvent,
+    data: &RawValue,
+) -> StoreResult<(StoredEvent, Box<[u8]>)> {
     let seq = head(conn).map_err(backend)? + 1;
     let id = bson::oid::ObjectId::new().to_hex();
     let stored = StoredEvent::new(event, seq, id, Timestamp::now());
-    let doc = serde_json::to_string(&stored.record).map_err(backend)?;
+    let EventTexts {
+        record: doc,
+        stored: text,
+    } = texts(&stored, data).map_err(backend)?;
     let attributes = if stored.attributes.is_empty() {
         None
     } else {
@@ -49,7 +59,7 @@ pub(super) fn insert(conn: &Connection, event: NewEvent) -> StoreResult<StoredEv
         ])
     })
     .map_err(backend)?;
-    Ok(stored)
+    Ok((stored, text))
 }
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Option<String>, Option<String>, String)> {
