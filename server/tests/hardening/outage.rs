@@ -162,11 +162,34 @@ pub async fn mongodb_outage_is_a_quick_503_and_recovers() {
     let app = timed_app(store.clone(), 800);
     let bob = app.add_user("bob", false, &[]).await;
     let body = Some(checkout("c").to_string());
-    let r = timed_send(&app, "POST", "/latest/node", Some(&bob.token), body.clone()).await;
-    assert_eq!(r.0, StatusCode::OK, "{}", r.2);
-    for probe in ["/latest/readyz", "/latest/health", "/latest/healthz"] {
-        let r = timed_send(&app, "GET", probe, None, None).await;
-        assert_eq!(r.0, StatusCode::OK, "{probe}: {}", r.2);
+    // Before the outage. The test server may be busy a moment with another test's slow
+    // query (SecantusDB answers one client at a time), which makes a 503 here too: what is
+    // checked is that the store works, then that its outage is a quick 503.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for (method, uri, token, body) in [
+        (
+            "POST",
+            "/latest/node",
+            Some(bob.token.as_str()),
+            body.clone(),
+        ),
+        ("GET", "/latest/readyz", None, None),
+        ("GET", "/latest/health", None, None),
+        ("GET", "/latest/healthz", None, None),
+    ] {
+        loop {
+            let r = timed_send(&app, method, uri, token, body.clone()).await;
+            if r.0 == StatusCode::OK {
+                break;
+            }
+            assert!(
+                r.0 == StatusCode::SERVICE_UNAVAILABLE && Instant::now() < deadline,
+                "{method} {uri} before the outage: {} {}",
+                r.0,
+                r.2
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     paused.store(true, Ordering::Release);

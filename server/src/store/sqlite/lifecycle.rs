@@ -118,6 +118,9 @@ mod tests {
                     !p.contains("SCAN node") && !p.contains("TEMP B-TREE"),
                     "{due:?}: {p}"
                 );
+                if matches!(due, DueNodes::HoldoffPassed(_)) {
+                    assert!(p.contains("node_state_holdoff_set"), "{due:?}: {p}");
+                }
             }
         }
         let walk = plan(&conn, PENDING_SQL, vec![V::Text(id.to_string())]);
