@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 pub mod log;
 pub mod text;
 
-pub use log::{EventLimits, EventLog, Resolved, Since};
+pub use log::{EventLimits, EventLog, Next, Resolved, Since};
 
 /// An event to store with (or without) a node write.
 #[derive(Clone, Debug, PartialEq)]

@@ -17,6 +17,7 @@ pub mod cloudevent;
 mod counts;
 mod cursor;
 pub mod lists;
+pub(crate) mod recent;
 pub mod shared_lists;
 mod subscription;
 
@@ -35,6 +36,10 @@ pub const DEFAULT_POP_TIMEOUT_SECS: u64 = 55;
 
 /// Default seconds without a listen after which a subscription is dropped.
 pub const DEFAULT_IDLE_SECS: u64 = 900;
+
+/// CloudEvents of recent events kept for `/listen`: live long-poll subscribers read near the
+/// head, as the event log's parsed hot tail (256 events).
+const LISTEN_TEXTS: usize = 256;
 
 /// Dropped durable subscriptions remembered by id, so their next listen resumes them.
 const MAX_DORMANT: usize = 100_000;
@@ -98,6 +103,8 @@ pub struct PubSub {
     pub lists: lists::Lists,
     /// This server's consumers of the `/push` and `/pop` lists a shared store keeps.
     pub shared_lists: shared_lists::SharedLists,
+    /// The CloudEvents of recent events as `/listen` sends them, built once per event.
+    messages: recent::RecentTexts<Arc<str>>,
 }
 
 impl Default for PubSub {
@@ -123,6 +130,7 @@ impl PubSub {
             dormant: Mutex::new(BTreeMap::new()),
             lists: lists::Lists::default(),
             shared_lists: shared_lists::SharedLists::default(),
+            messages: recent::RecentTexts::new(LISTEN_TEXTS),
         }
     }
 
@@ -297,9 +305,12 @@ impl PubSub {
             head.borrow_and_update();
             if let Some(event) = cursor.next(store, &sub.interest).await? {
                 sub.touch();
-                let parts = cloudevent::CloudEventParts::of_stored(&event);
-                let ce = cloudevent::cloudevent(&parts, &self.cfg.source);
-                return Ok(Message::new(&sub.interest.channel, &ce));
+                let data = self.messages.get_or_build(event.seq(), || {
+                    let parts = cloudevent::CloudEventParts::of_stored(&event);
+                    cloudevent::python_json(&cloudevent::cloudevent(&parts, &self.cfg.source))
+                        .into()
+                });
+                return Ok(Message::of_text(&sub.interest.channel, data));
             }
             let sleep = async {
                 match deadline {

@@ -20,6 +20,9 @@ use tokio::sync::watch;
 use super::{NewEvent, SharedEvent, StoredEvent};
 use crate::store::{StoreError, StoreResult};
 
+mod next;
+pub use next::Next;
+
 /// Events kept in memory by default.
 // Several seconds at 1,000 events/s; readers further behind page from the store.
 pub const DEFAULT_CAPACITY: usize = 4_096;
@@ -86,6 +89,9 @@ struct Slot {
     seq: u64,
     json: Box<[u8]>,
     parsed: Option<SharedEvent>,
+    /// Its channel and owner, which say who receives it without decoding `json`.
+    channel: Box<str>,
+    owner: Option<Box<str>>,
 }
 
 /// The window and its byte counts.
@@ -291,6 +297,8 @@ impl EventLog {
                 w.slots.push_back(Slot {
                     seq: e.seq(),
                     json,
+                    channel: e.record.channel.as_str().into(),
+                    owner: e.record.owner.as_deref().map(Into::into),
                     parsed: Some(e),
                 });
                 w.cool();

@@ -2,6 +2,7 @@
 //! then laid out as the Python server's `json.dumps` writes them, and wrapped in the
 //! Redis-style message envelope of `/listen`.
 use std::io;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cloudevents::event::ExtensionValue;
@@ -223,18 +224,24 @@ pub struct Message {
     pub pattern: Option<String>,
     /// The subscription's channel.
     pub channel: String,
-    /// The CloudEvent, JSON-encoded.
-    pub data: String,
+    /// The CloudEvent, JSON-encoded: shared by every subscriber of one recent event.
+    #[schema(value_type = String)]
+    pub data: Arc<str>,
 }
 
 impl Message {
     /// A message on `channel` carrying `event`.
     pub fn new(channel: &str, event: &Map<String, Value>) -> Self {
+        Self::of_text(channel, python_json(event).into())
+    }
+
+    /// A message on `channel` carrying a CloudEvent already encoded by [`python_json`].
+    pub fn of_text(channel: &str, data: Arc<str>) -> Self {
         Self {
             kind: "message",
             pattern: None,
             channel: channel.to_owned(),
-            data: python_json(event),
+            data,
         }
     }
 }

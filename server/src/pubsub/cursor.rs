@@ -4,11 +4,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::events::{SharedEvent, Since};
+use crate::events::{Next, SharedEvent};
 use crate::store::{Store, StoreResult};
 
-/// Events read from the window per step.
-const WINDOW_BATCH: usize = 64;
+/// Events of the window looked at per step (by channel and owner only: cheap).
+const WINDOW_SCAN: usize = 1_024;
 
 /// Events read from the store per page; what is left of a page is kept for the next listen.
 /// Small: a listen takes one event, and the rest waits parsed in memory (several KiB per
@@ -31,9 +31,12 @@ impl Interest {
     /// Whether an event goes to this subscription: on its channel and, unless promiscuous,
     /// without an owner or owned by the subscriber.
     pub(crate) fn wants(&self, event: &SharedEvent) -> bool {
-        let r = &event.record;
-        r.channel == self.channel
-            && (self.promiscuous || r.owner.as_deref().is_none_or(|o| o == self.user))
+        self.wants_route(&event.record.channel, event.record.owner.as_deref())
+    }
+
+    /// As [`Interest::wants`], for an event on `channel` owned by `owner`.
+    pub(crate) fn wants_route(&self, channel: &str, owner: Option<&str>) -> bool {
+        channel == self.channel && (self.promiscuous || owner.is_none_or(|o| o == self.user))
     }
 }
 
@@ -108,15 +111,15 @@ impl Cursor {
                     return Ok(Some(found));
                 }
             }
-            match store.event_log().since(self.after, WINDOW_BATCH) {
-                Since::Events(events) if events.is_empty() => return Ok(None),
-                // In order with no number missing but holes (the log checks).
-                Since::Events(events) => {
-                    if let Some(found) = self.scan(interest, events) {
-                        return Ok(Some(found));
-                    }
+            let log = store.event_log();
+            match log.next_wanted(self.after, WINDOW_SCAN, |c, o| interest.wants_route(c, o)) {
+                Next::Empty => return Ok(None),
+                Next::Event(e) => {
+                    self.after = e.seq();
+                    return Ok(Some(e));
                 }
-                Since::TooOld => {
+                Next::Passed(seq) => self.after = seq,
+                Next::TooOld => {
                     if !self.load_page(store).await? {
                         return Ok(None);
                     }

@@ -1,14 +1,13 @@
 //! The text of `event` frames: the CloudEvent of a stored event (the shared builder of
 //! `crate::pubsub::cloudevent`), built once per event and shared by every session through a
 //! small ring of recent frames.
-use std::sync::Mutex;
-
 use axum::extract::ws::Utf8Bytes;
 use maestro_common::ws::ServerMsg;
 use serde_json::Value;
 
 use crate::events::StoredEvent;
 use crate::pubsub::cloudevent::{CloudEventParts, cloudevent};
+use crate::pubsub::recent::RecentTexts;
 
 /// Recent frames kept; a session further behind than this rebuilds (with a new `id`).
 const SLOTS: usize = 2048;
@@ -24,16 +23,16 @@ fn build(event: &StoredEvent, source: &str) -> Utf8Bytes {
     serde_json::to_string(&msg).unwrap_or_default().into()
 }
 
-/// Frames of recent events, by sequence modulo [`SLOTS`].
+/// Frames of recent events.
 #[derive(Debug)]
 pub(super) struct FrameCache {
-    slots: Mutex<Vec<Option<(u64, Utf8Bytes)>>>,
+    frames: RecentTexts<Utf8Bytes>,
 }
 
 impl Default for FrameCache {
     fn default() -> Self {
         Self {
-            slots: Mutex::new(vec![None; SLOTS]),
+            frames: RecentTexts::new(SLOTS),
         }
     }
 }
@@ -41,25 +40,8 @@ impl Default for FrameCache {
 impl FrameCache {
     /// The frame of `event`, built on first use.
     pub(super) fn get(&self, event: &StoredEvent, source: &str) -> Utf8Bytes {
-        let seq = event.seq();
-        let slot = (seq % SLOTS as u64) as usize;
-        let cached = |slots: &[Option<(u64, Utf8Bytes)>]| match &slots[slot] {
-            Some((s, frame)) if *s == seq => Some(frame.clone()),
-            _ => None,
-        };
-        if let Some(frame) = self.slots.lock().ok().and_then(|s| cached(&s)) {
-            return frame;
-        }
-        let frame = build(event, source);
-        let Ok(mut slots) = self.slots.lock() else {
-            return frame;
-        };
-        // Another session may have built it meanwhile: keep one `id` per event.
-        if let Some(first) = cached(&slots) {
-            return first;
-        }
-        slots[slot] = Some((seq, frame.clone()));
-        frame
+        self.frames
+            .get_or_build(event.seq(), || build(event, source))
     }
 }
 
