@@ -94,6 +94,22 @@ struct Slot {
     owner: Option<Box<str>>,
 }
 
+impl Slot {
+    /// Its event: the parsed one of the hot tail, or decoded from its text.
+    fn event(&self) -> Option<SharedEvent> {
+        if let Some(e) = &self.parsed {
+            return Some(e.clone());
+        }
+        match serde_json::from_slice::<StoredEvent>(&self.json) {
+            Ok(e) => Some(Arc::new(e)),
+            Err(err) => {
+                tracing::warn!(error = %err, seq = self.seq, "decoding an event");
+                None
+            }
+        }
+    }
+}
+
 /// The window and its byte counts.
 #[derive(Debug, Default)]
 struct Window {
@@ -130,6 +146,23 @@ impl Window {
     /// Whether every number from `from` up to (not including) `to` is a hole.
     fn holes_only(&self, from: u64, to: u64) -> bool {
         to <= from || self.holes.range(from..to).count() as u64 == to - from
+    }
+
+    /// The slots after `after`, up to the first number missing that is not a hole (an
+    /// event committed through another handle of the store: the store has it); `None` when
+    /// the window does not reach back to `after + 1` (or a run of holes up to its first).
+    fn run_after(&self, after: u64) -> Option<impl Iterator<Item = &Slot>> {
+        let first = self.slots.front()?;
+        if !self.holes_only(after + 1, first.seq) {
+            return None;
+        }
+        let start = self.slots.partition_point(|s| s.seq <= after);
+        let mut prev = after;
+        Some(self.slots.iter().skip(start).take_while(move |slot| {
+            let contiguous = self.holes_only(prev + 1, slot.seq);
+            prev = slot.seq;
+            contiguous
+        }))
     }
 
     /// Drops the trees of the oldest hot slots beyond the hot tail's bounds.
@@ -336,44 +369,25 @@ impl EventLog {
         let Ok(w) = self.window.read() else {
             return Since::TooOld;
         };
-        match w.slots.front() {
-            // A reader at `after` needs `after + 1` onwards, or a run of holes up to the
-            // first event.
-            Some(first) if w.holes_only(after + 1, first.seq) => {
-                let start = w.slots.partition_point(|s| s.seq <= after);
-                let mut out = Vec::new();
-                let mut bytes = 0;
-                let mut prev = after;
-                for slot in w.slots.iter().skip(start).take(max) {
-                    if !out.is_empty() && bytes + slot.json.len() > SINCE_BYTES {
-                        break;
-                    }
-                    // A number missing that is not a hole (an event committed through
-                    // another handle of the store): the store has it.
-                    if !w.holes_only(prev + 1, slot.seq) {
-                        break;
-                    }
-                    prev = slot.seq;
-                    bytes += slot.json.len();
-                    let event = match &slot.parsed {
-                        Some(e) => e.clone(),
-                        None => match serde_json::from_slice::<StoredEvent>(&slot.json) {
-                            Ok(e) => Arc::new(e),
-                            Err(err) => {
-                                tracing::warn!(error = %err, seq = slot.seq, "decoding an event");
-                                return Since::TooOld;
-                            }
-                        },
-                    };
-                    out.push(event);
-                }
-                if out.is_empty() {
-                    Since::TooOld
-                } else {
-                    Since::Events(out)
-                }
+        let Some(run) = w.run_after(after) else {
+            return Since::TooOld;
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for slot in run.take(max) {
+            if !out.is_empty() && bytes + slot.json.len() > SINCE_BYTES {
+                break;
             }
-            _ => Since::TooOld,
+            bytes += slot.json.len();
+            match slot.event() {
+                Some(e) => out.push(e),
+                None => return Since::TooOld,
+            }
+        }
+        if out.is_empty() {
+            Since::TooOld
+        } else {
+            Since::Events(out)
         }
     }
 }

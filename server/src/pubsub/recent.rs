@@ -4,7 +4,7 @@
 //! SDK, a copy of the payload, a serialisation) costs far more than handing out the text, and
 //! every subscriber of one event then gets the same `id` and `time`, as from the Python
 //! server's one Redis publish.
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The longest text kept: the ring then holds at most its slots times this (an event may be
 /// up to 512 KiB; node events are 1-3 KiB). A longer one is built for each subscriber.
@@ -16,7 +16,7 @@ pub(crate) trait Text: Clone {
     fn bytes(&self) -> usize;
 }
 
-impl Text for std::sync::Arc<str> {
+impl Text for Arc<str> {
     fn bytes(&self) -> usize {
         self.len()
     }
@@ -25,12 +25,6 @@ impl Text for std::sync::Arc<str> {
 impl Text for axum::extract::ws::Utf8Bytes {
     fn bytes(&self) -> usize {
         self.as_str().len()
-    }
-}
-
-impl Text for String {
-    fn bytes(&self) -> usize {
-        self.len()
     }
 }
 
@@ -85,29 +79,29 @@ mod tests {
 
     #[test]
     fn an_event_is_built_once_until_its_slot_is_taken() {
-        let ring = RecentTexts::<String>::new(4);
+        let ring = RecentTexts::<Arc<str>>::new(4);
         let mut builds = 0;
         let mut get = |seq: u64| {
             ring.get_or_build(seq, || {
                 builds += 1;
-                format!("{seq}#{builds}")
+                format!("{seq}#{builds}").into()
             })
         };
-        assert_eq!(get(1), "1#1");
-        assert_eq!(get(1), "1#1", "the second subscriber gets the first text");
-        assert_eq!(get(2), "2#2");
+        assert_eq!(&*get(1), "1#1");
+        assert_eq!(&*get(1), "1#1", "the second subscriber gets the first text");
+        assert_eq!(&*get(2), "2#2");
         // 5 takes 1's slot; 1 is then built again.
-        assert_eq!(get(5), "5#3");
-        assert_eq!(get(1), "1#4");
-        assert_eq!(get(2), "2#2");
+        assert_eq!(&*get(5), "5#3");
+        assert_eq!(&*get(1), "1#4");
+        assert_eq!(&*get(2), "2#2");
     }
 
     #[test]
     fn a_long_text_is_not_kept() {
-        let ring = RecentTexts::<String>::new(4);
+        let ring = RecentTexts::<Arc<str>>::new(4);
         let long = "x".repeat(MAX_KEPT_BYTES + 1);
-        let first = ring.get_or_build(1, || long.clone());
-        let again = ring.get_or_build(1, || "rebuilt".to_owned());
-        assert_eq!((first.len(), again.as_str()), (long.len(), "rebuilt"));
+        let first = ring.get_or_build(1, || long.as_str().into());
+        let again = ring.get_or_build(1, || "rebuilt".into());
+        assert_eq!((first.len(), &*again), (long.len(), "rebuilt"));
     }
 }

@@ -3,10 +3,8 @@
 //! decoded. A long-poll listen takes one event; decoding a batch to hand out its first
 //! (what reading the window with `since` did) cost a lagging subscriber 64 parses a listen,
 //! and at 1,000 events/s ten subscribers behind the hot tail never caught up.
-use std::sync::Arc;
-
-use super::{EventLog, Slot};
-use crate::events::{SharedEvent, StoredEvent};
+use super::EventLog;
+use crate::events::SharedEvent;
 
 /// What the window holds after a subscriber's position.
 #[derive(Debug)]
@@ -19,21 +17,6 @@ pub enum Next {
     Empty,
     /// Its position is not in the window (or an event is missing from it): the store has it.
     TooOld,
-}
-
-impl Slot {
-    fn event(&self) -> Option<SharedEvent> {
-        if let Some(e) = &self.parsed {
-            return Some(e.clone());
-        }
-        match serde_json::from_slice::<StoredEvent>(&self.json) {
-            Ok(e) => Some(Arc::new(e)),
-            Err(err) => {
-                tracing::warn!(error = %err, seq = self.seq, "decoding an event");
-                None
-            }
-        }
-    }
 }
 
 impl EventLog {
@@ -51,29 +34,18 @@ impl EventLog {
         let Ok(w) = self.window.read() else {
             return Next::TooOld;
         };
-        let Some(first) = w.slots.front() else {
+        let Some(run) = w.run_after(after) else {
             return Next::TooOld;
         };
-        // A reader at `after` needs `after + 1` onwards, or a run of holes up to the first
-        // event.
-        if !w.holes_only(after + 1, first.seq) {
-            return Next::TooOld;
-        }
-        let start = w.slots.partition_point(|s| s.seq <= after);
-        let mut prev = after;
-        for slot in w.slots.iter().skip(start).take(max.max(1)) {
-            // A number missing that is not a hole (an event committed through another
-            // handle of the store): the store has it.
-            if !w.holes_only(prev + 1, slot.seq) {
-                break;
-            }
+        let mut passed = after;
+        for slot in run.take(max.max(1)) {
             if wants(&slot.channel, slot.owner.as_deref()) {
                 return slot.event().map_or(Next::TooOld, Next::Event);
             }
-            prev = slot.seq;
+            passed = slot.seq;
         }
-        if prev > after {
-            Next::Passed(prev)
+        if passed > after {
+            Next::Passed(passed)
         } else {
             Next::TooOld
         }
@@ -85,8 +57,10 @@ mod tests {
     use maestro_common::Timestamp;
     use serde_json::{Map, Value};
 
+    use std::sync::Arc;
+
     use super::*;
-    use crate::events::NewEvent;
+    use crate::events::{NewEvent, StoredEvent};
 
     fn ev(seq: u64, channel: &str, owner: Option<&str>) -> SharedEvent {
         let new = NewEvent {
