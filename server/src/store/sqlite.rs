@@ -15,6 +15,7 @@ use super::{
 };
 use crate::events::{EventLog, NewEvent, SharedEvent, StoredEvent};
 
+mod checkpoint;
 mod events;
 mod filter_sql;
 mod group_commit;
@@ -89,11 +90,13 @@ impl SqliteStore {
         }
         schema::migrate(&writer).map_err(backend)?;
         let head = events::head(&writer).map_err(backend)?;
+        schema::tune_writer(&writer).map_err(backend)?;
+        let checkpointer = checkpoint::start(&path).map_err(backend)?;
         let log = Arc::new(EventLog::new(head, capacity));
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: group_commit::Writer::start(writer).map_err(backend)?,
+                writer: group_commit::Writer::start(writer, Some(checkpointer)).map_err(backend)?,
                 readers: Mutex::new(Vec::new()),
                 log,
                 users: UserCache::default(),

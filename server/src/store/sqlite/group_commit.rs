@@ -5,6 +5,7 @@ use std::sync::mpsc;
 
 use rusqlite::Connection;
 
+use super::checkpoint::Nudge;
 use crate::store::{StoreError, StoreResult};
 
 /// Most writes committed by one transaction.
@@ -28,12 +29,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread that owns `conn`.
-    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
+    /// Starts the writer thread that owns `conn`; after each commit it nudges
+    /// `checkpointer`, when given, which then copies the log into the database file
+    /// (without one, SQLite's automatic checkpoint on the writer does it).
+    pub(super) fn start(conn: Connection, checkpointer: Option<Nudge>) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&conn, &rx))?;
+            .spawn(move || run(&conn, &rx, checkpointer.as_ref()))?;
         Ok(Self { jobs })
     }
 
@@ -104,7 +107,7 @@ impl Writer {
     }
 }
 
-fn run(conn: &Connection, rx: &mpsc::Receiver<Job>) {
+fn run(conn: &Connection, rx: &mpsc::Receiver<Job>, checkpointer: Option<&Nudge>) {
     // The connection opens with `synchronous=FULL` (schema.rs).
     let mut synced = true;
     while let Ok(first) = rx.recv() {
@@ -132,6 +135,9 @@ fn run(conn: &Connection, rx: &mpsc::Receiver<Job>) {
             continue;
         }
         commit_group(conn, group.into_iter().map(|j| j.run).collect());
+        if let Some(nudge) = checkpointer {
+            nudge.commit_done();
+        }
     }
 }
 
@@ -219,7 +225,7 @@ mod tests {
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
         conn.pragma_update(None, "synchronous", "FULL").unwrap();
         conn.execute_batch("CREATE TABLE t (v INTEGER)").unwrap();
-        let writer = Writer::start(conn).unwrap();
+        let writer = Writer::start(conn, None).unwrap();
         // 2 is FULL, 1 is NORMAL.
         assert_eq!(writer.write(level).await.unwrap(), 2);
         assert_eq!(writer.write_relaxed(level).await.unwrap(), 1);

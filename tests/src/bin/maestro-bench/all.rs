@@ -15,7 +15,7 @@ use crate::commands;
 use crate::reads::read_queries;
 use crate::server::{Started, idle_rss, server_bin};
 use crate::stats::{Run, cpu_secs};
-use crate::{Args, hierarchies, login, post_for};
+use crate::{Args, hierarchies, hierarchies_from, login, post_for};
 
 /// How much of each workload to run.
 struct Plan {
@@ -213,13 +213,14 @@ pub async fn run(mut a: Args) {
         let work = hierarchies(&a.url, &http, &token, size, puts);
         measured(&probe, &mut lines, async { vec![work.await.0] }).await;
     }
-    // W3 at `plan.nodes`: the store is filled by hierarchy PUTs of 1,000 tests.
+    // W3 at `plan.nodes`: the store is filled by hierarchy PUTs of 1,000 tests from two
+    // clients (the hierarchy load: jobs of a pipeline finish together).
     let have: usize = count(&http, &a.url).await;
     let missing = plan.nodes.saturating_sub(have);
     if missing > 0 {
-        let work = hierarchies(&a.url, &http, &token, 1_000, missing.div_ceil(1_000));
+        let work = hierarchies_from(&a.url, &http, &token, 1_000, missing.div_ceil(1_000), 2);
         measured(&probe, &mut lines, async {
-            let mut run = work.await.0;
+            let mut run = work.await;
             run.name = format!("seed to {} nodes: {}", plan.nodes, run.name);
             vec![run]
         })

@@ -6,7 +6,8 @@
 //!   (the login goes to the first).
 //! - `post --clients N --seconds S`: `POST /node` from N keep-alive clients.
 //!   `post`, `seed` and `read` print the CPU per request of the servers at `--server-pid`.
-//! - `seed --nodes N`: N test nodes through hierarchy PUTs of 1,000 under one checkout.
+//! - `seed --nodes N [--clients C]`: N test nodes through hierarchy PUTs of 1,000 under one
+//!   checkout (with C clients: C at once, each under a checkout of its own).
 //! - `read --requests N`: latency of the W3 read queries.
 //! - `fanout --ws N --longpoll M --rate R --seconds S [--drain D] [--server-pid PID]`: R
 //!   events/s on `/publish/bench` for S s to N WebSocket and M long-poll subscribers (W4);
@@ -304,6 +305,31 @@ async fn hierarchies(
     (Run::new(name, lat, start.elapsed(), puts * size), rid)
 }
 
+/// `puts` hierarchy PUTs of `size` tests from `clients` clients at once, each under its
+/// own checkout (as jobs of a pipeline finish together): one run of all of them.
+async fn hierarchies_from(
+    url: &str,
+    http: &reqwest::Client,
+    token: &str,
+    size: usize,
+    puts: usize,
+    clients: usize,
+) -> Run {
+    let clients = clients.max(1);
+    let start = Instant::now();
+    let runs = futures::future::join_all((0..clients).map(|c| {
+        let share = puts / clients + usize::from(c < puts % clients);
+        hierarchies(url, http, token, size, share)
+    }))
+    .await;
+    let lat = runs
+        .iter()
+        .flat_map(|(r, _)| r.lat.iter().copied())
+        .collect();
+    let name = format!("PUT /nodes/{{id}} with {size} tests, {clients} clients");
+    Run::new(name, lat, start.elapsed(), puts * size)
+}
+
 #[tokio::main]
 async fn main() {
     let a = parse_args();
@@ -321,10 +347,15 @@ async fn main() {
         "seed" => {
             let token = login(&http, &a).await;
             let cpu = ServerCpu::start(&a.server_pids);
-            let (run, rid) =
-                hierarchies(&a.url, &http, &token, 1_000, a.nodes.div_ceil(1_000)).await;
-            cpu.print_after(&run);
-            println!("parent id: {rid}");
+            let puts = a.nodes.div_ceil(1_000);
+            if a.clients > 1 {
+                let run = hierarchies_from(&a.url, &http, &token, 1_000, puts, a.clients).await;
+                cpu.print_after(&run);
+            } else {
+                let (run, rid) = hierarchies(&a.url, &http, &token, 1_000, puts).await;
+                cpu.print_after(&run);
+                println!("parent id: {rid}");
+            }
         }
         "read" => {
             for q in read_queries(&http, &a.url).await {
