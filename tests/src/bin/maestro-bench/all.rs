@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::commands;
 use crate::reads::read_queries;
 use crate::server::{Started, idle_rss, server_bin};
-use crate::stats::{Run, cpu_secs};
+use crate::stats::{Run, cpu_secs, settle};
 use crate::{Args, hierarchies, hierarchies_from, login, post_for};
 
 /// How much of each workload to run.
@@ -98,7 +98,8 @@ struct Probe<'a> {
     url: &'a str,
 }
 
-/// Runs `work`, recording the server's CPU (utime + stime) and MongoDB commands it cost.
+/// Runs `work`, recording the server's CPU (utime + stime, until the server is idle again)
+/// and the MongoDB commands it cost.
 async fn measured<F: std::future::Future<Output = Vec<Run>>>(
     probe: &Probe<'_>,
     lines: &mut Vec<Line>,
@@ -108,6 +109,9 @@ async fn measured<F: std::future::Future<Output = Vec<Run>>>(
     let sent_before = commands::fetch(probe.http, probe.url).await;
     let before = pid.map(cpu_secs);
     let runs = work.await;
+    if let Some(p) = pid {
+        settle(p, Duration::from_secs(10)).await;
+    }
     let after = pid.map(cpu_secs);
     let sent_after = commands::fetch(probe.http, probe.url).await;
     let cpu = before.zip(after).map(|(b, a)| a - b);

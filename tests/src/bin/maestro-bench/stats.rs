@@ -55,6 +55,24 @@ impl Run {
     }
 }
 
+/// Waits until the server at `pid` is idle (under 5% of a core over 200 ms), at most
+/// `max`: what a workload left for the server to finish on its own threads (the SQLite
+/// checkpoint of the pages a seed wrote) is then counted in that workload's CPU, not in the
+/// next one's.
+pub async fn settle(pid: u32, max: Duration) {
+    let step = Duration::from_millis(200);
+    let deadline = std::time::Instant::now() + max;
+    let mut last = cpu_secs(pid);
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(step).await;
+        let now = cpu_secs(pid);
+        if now - last < 0.05 * step.as_secs_f64() {
+            return;
+        }
+        last = now;
+    }
+}
+
 /// CPU time of `pid` so far, in seconds: the sum of its threads' `schedstat` run times
 /// (nanoseconds, so that a run of a few hundred fast requests is measured too), or utime +
 /// stime of `/proc/<pid>/stat` (10 ms ticks) where schedstat is missing. A thread that
