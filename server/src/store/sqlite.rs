@@ -44,6 +44,9 @@ struct Inner {
     path: PathBuf,
     /// SQLite allows one writer at a time: one thread owns the write connection.
     writer: group_commit::Writer,
+    /// Held for its drop, after the writer's (field order: the writer's drop waits for its
+    /// last commits), which copies them into the database file before the store is gone.
+    _checkpointer: checkpoint::Checkpointer,
     readers: Mutex<Vec<Connection>>,
     log: Arc<EventLog>,
     /// Authenticated users; cleared on the writer thread as each user write commits.
@@ -91,12 +94,14 @@ impl SqliteStore {
         schema::migrate(&writer).map_err(backend)?;
         let head = events::head(&writer).map_err(backend)?;
         schema::tune_writer(&writer).map_err(backend)?;
-        let checkpointer = checkpoint::start(&path).map_err(backend)?;
+        let checkpointer = checkpoint::Checkpointer::start(&path).map_err(backend)?;
         let log = Arc::new(EventLog::new(head, capacity));
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                writer: group_commit::Writer::start(writer, Some(checkpointer)).map_err(backend)?,
+                writer: group_commit::Writer::start(writer, Some(checkpointer.nudge()))
+                    .map_err(backend)?,
+                _checkpointer: checkpointer,
                 readers: Mutex::new(Vec::new()),
                 log,
                 users: UserCache::default(),

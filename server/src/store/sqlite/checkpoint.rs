@@ -4,8 +4,9 @@
 //! automatic checkpoint), and at most once per [`INTERVAL`], so that a page written by
 //! many commits in between is copied once.
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -18,39 +19,110 @@ pub(super) const INTERVAL: Duration = Duration::from_millis(250);
 /// at 1,000: only reached if the checkpointer cannot keep up (80 MiB of 4 KiB pages).
 pub(super) const WRITER_BACKSTOP_PAGES: i64 = 20_000;
 
+/// What the checkpointer is told: commits are waiting to be copied, the store is closing.
+#[derive(Default)]
+struct State {
+    pending: bool,
+    stop: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is two flags, valid whatever a panicking holder did.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Tells the checkpointer that a commit added pages to the log. Cheap while it waits out
-/// its interval: the one-slot channel is then full and a nudge returns at once.
+/// its interval: only the first commit after a checkpoint wakes it.
 #[derive(Clone)]
-pub(super) struct Nudge(SyncSender<()>);
+pub(super) struct Nudge(Arc<Shared>);
 
 impl Nudge {
     pub(super) fn commit_done(&self) {
-        match self.0.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+        let mut state = self.0.lock();
+        if !state.pending {
+            state.pending = true;
+            self.0.wake.notify_one();
         }
     }
 }
 
-/// Starts the checkpointer of the database at `path` with its own connection; it stops
-/// when every [`Nudge`] is dropped (the writer thread's, when the store closes).
-pub(super) fn start(path: &Path) -> std::io::Result<Nudge> {
-    let conn = super::schema::open_connection(path).map_err(std::io::Error::other)?;
-    let (tx, rx) = sync_channel(1);
-    std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || run(&conn, &rx))?;
-    Ok(Nudge(tx))
+/// The running checkpointer; dropping it runs a last checkpoint and waits for the thread to
+/// close its connection, so that a short-lived process (a CLI command) leaves its writes in
+/// the database file, as SQLite's close of the last connection does.
+pub(super) struct Checkpointer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
 }
 
-fn run(conn: &Connection, nudges: &Receiver<()>) {
-    while nudges.recv().is_ok() {
-        // Let the commits of the interval gather before copying their pages.
-        std::thread::sleep(INTERVAL);
-        let _ = nudges.try_recv();
-        checkpoint(conn);
+impl Checkpointer {
+    /// Starts the checkpointer of the database at `path` with its own connection.
+    pub(super) fn start(path: &Path) -> std::io::Result<Self> {
+        let conn = super::schema::open_connection(path).map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared::default());
+        let for_thread = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run(&conn, &for_thread))?;
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
     }
-    // The last commits before the store closed.
-    checkpoint(conn);
+
+    /// The handle the writer nudges after each commit.
+    pub(super) fn nudge(&self) -> Nudge {
+        Nudge(Arc::clone(&self.shared))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(conn: &Connection, shared: &Shared) {
+    loop {
+        let mut state = shared.lock();
+        while !state.pending && !state.stop {
+            state = shared
+                .wake
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        // Let the commits of the interval gather before copying their pages.
+        let deadline = Instant::now() + INTERVAL;
+        while !state.stop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = shared
+                .wake
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        state.pending = false;
+        let stop = state.stop;
+        drop(state);
+        checkpoint(conn);
+        if stop {
+            return;
+        }
+    }
 }
 
 /// A passive checkpoint: copies what no reader still needs from the log, waits for no lock,
@@ -76,7 +148,8 @@ mod tests {
         let writer = super::super::schema::open_connection(&path).unwrap();
         writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         writer.execute_batch("CREATE TABLE t (v TEXT)").unwrap();
-        let nudge = start(&path).unwrap();
+        let checkpointer = Checkpointer::start(&path).unwrap();
+        let nudge = checkpointer.nudge();
         // 200 rows of 2,000 bytes: about 400 KB, which only a checkpoint puts in the
         // database file (the writer's own checkpoint is off).
         for i in 0..200 {
@@ -97,6 +170,24 @@ mod tests {
                 "the database file is still {size} bytes"
             );
         }
-        drop(nudge);
+        drop(checkpointer);
+    }
+
+    #[test]
+    fn closing_copies_the_last_commits_before_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let writer = super::super::schema::open_connection(&path).unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.execute_batch("CREATE TABLE t (v TEXT)").unwrap();
+        let checkpointer = Checkpointer::start(&path).unwrap();
+        writer
+            .execute("INSERT INTO t VALUES (?1)", ["1".repeat(400_000)])
+            .unwrap();
+        checkpointer.nudge().commit_done();
+        // Dropped within its interval: the copy is made before the drop returns.
+        drop(checkpointer);
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size > 400_000, "the database file is {size} bytes");
     }
 }

@@ -23,9 +23,24 @@ struct Job {
     durable: bool,
 }
 
-/// Handle to the writer thread; dropping it stops the thread after the queued writes.
+/// Handle to the writer thread; dropping it stops the thread after the queued writes and
+/// waits for it (the store's last commits are then in before its checkpointer's last copy).
 pub(super) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            // A write's closure may hold the last reference to the store, which then drops
+            // on the writer thread itself: it cannot wait for itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 impl Writer {
@@ -34,10 +49,13 @@ impl Writer {
     /// (without one, SQLite's automatic checkpoint on the writer does it).
     pub(super) fn start(conn: Connection, checkpointer: Option<Nudge>) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(&conn, &rx, checkpointer.as_ref()))?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
     }
 
     /// Runs `f` in the next transaction; its changes are kept only if it returns `Ok`, and
@@ -99,6 +117,8 @@ impl Writer {
             (ok, completion)
         });
         self.jobs
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("the SQLite writer has stopped".into()))?
             .send(Job { run, durable })
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
         rx.await.map_err(|_| {
