@@ -141,24 +141,36 @@ fn checkpoint(conn: &Connection) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn commits_reach_the_database_file_without_the_writer_checkpointing() {
+    /// A database in a fresh directory whose writer never checkpoints by itself, so that
+    /// only the checkpointer puts its commits in the database file; and the checkpointer.
+    fn writer_and_checkpointer() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Connection,
+        Checkpointer,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let writer = super::super::schema::open_connection(&path).unwrap();
         writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         writer.execute_batch("CREATE TABLE t (v TEXT)").unwrap();
         let checkpointer = Checkpointer::start(&path).unwrap();
+        (dir, path, writer, checkpointer)
+    }
+
+    #[test]
+    fn commits_reach_the_database_file_without_the_writer_checkpointing() {
+        let (_dir, path, writer, checkpointer) = writer_and_checkpointer();
         let nudge = checkpointer.nudge();
         // 200 rows of 2,000 bytes: about 400 KB, which only a checkpoint puts in the
-        // database file (the writer's own checkpoint is off).
+        // database file.
         for i in 0..200 {
             writer
                 .execute("INSERT INTO t VALUES (?1)", [format!("{i:0>2000}")])
                 .unwrap();
             nudge.commit_done();
         }
-        let deadline = std::time::Instant::now() + INTERVAL * 20;
+        let deadline = Instant::now() + INTERVAL * 20;
         loop {
             std::thread::sleep(INTERVAL);
             let size = std::fs::metadata(&path).unwrap().len();
@@ -166,7 +178,7 @@ mod tests {
                 break;
             }
             assert!(
-                std::time::Instant::now() < deadline,
+                Instant::now() < deadline,
                 "the database file is still {size} bytes"
             );
         }
@@ -175,12 +187,7 @@ mod tests {
 
     #[test]
     fn closing_copies_the_last_commits_before_it_returns() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let writer = super::super::schema::open_connection(&path).unwrap();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.execute_batch("CREATE TABLE t (v TEXT)").unwrap();
-        let checkpointer = Checkpointer::start(&path).unwrap();
+        let (_dir, path, writer, checkpointer) = writer_and_checkpointer();
         writer
             .execute("INSERT INTO t VALUES (?1)", ["1".repeat(400_000)])
             .unwrap();

@@ -26,13 +26,15 @@ struct Job {
 /// Handle to the writer thread; dropping it stops the thread after the queued writes and
 /// waits for it (the store's last commits are then in before its checkpointer's last copy).
 pub(super) struct Writer {
-    jobs: Option<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        drop(self.jobs.take());
+        // The thread stops once its queue's last sender is gone: swap ours for one of a
+        // queue nobody reads.
+        drop(std::mem::replace(&mut self.jobs, mpsc::channel().0));
         if let Some(thread) = self.thread.take() {
             // A write's closure may hold the last reference to the store, which then drops
             // on the writer thread itself: it cannot wait for itself.
@@ -53,7 +55,7 @@ impl Writer {
             .name("sqlite-writer".into())
             .spawn(move || run(&conn, &rx, checkpointer.as_ref()))?;
         Ok(Self {
-            jobs: Some(jobs),
+            jobs,
             thread: Some(thread),
         })
     }
@@ -117,8 +119,6 @@ impl Writer {
             (ok, completion)
         });
         self.jobs
-            .as_ref()
-            .ok_or_else(|| StoreError::Backend("the SQLite writer has stopped".into()))?
             .send(Job { run, durable })
             .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?;
         rx.await.map_err(|_| {
