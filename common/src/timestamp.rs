@@ -189,9 +189,48 @@ fn parse_time(s: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_nano_opt(h, m, sec, nanos)
 }
 
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Written by hand: chrono's strftime is slow, and every node prints four of these.
+/// The longest text of a [`Timestamp`]: `YYYY-MM-DDTHH:MM:SS.ffffff`.
+const ISO_MAX: usize = 26;
+
+impl Timestamp {
+    /// The wire text written into `buf` (digit by digit: `write!` with padded integers cost
+    /// ~2,600 instructions a timestamp, and every node carries four), or `None` for a year
+    /// outside 0-9999, which has no four-digit form, and a leap second: [`Timestamp::write_slow`]
+    /// writes those.
+    fn iso_into(self, buf: &mut [u8; ISO_MAX]) -> Option<&str> {
+        fn digits(out: &mut [u8], mut v: u32) {
+            for b in out.iter_mut().rev() {
+                *b = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+        let (d, t) = (self.0.date(), self.0.time());
+        let year = u32::try_from(d.year()).ok().filter(|y| *y <= 9999)?;
+        digits(&mut buf[0..4], year);
+        buf[4] = b'-';
+        digits(&mut buf[5..7], d.month());
+        buf[7] = b'-';
+        digits(&mut buf[8..10], d.day());
+        buf[10] = b'T';
+        digits(&mut buf[11..13], t.hour());
+        buf[13] = b':';
+        digits(&mut buf[14..16], t.minute());
+        buf[16] = b':';
+        digits(&mut buf[17..19], t.second());
+        // A leap second (chrono's nanoseconds past 10^9) is left to the general form.
+        let micros = Some(t.nanosecond() / 1000).filter(|m| *m < 1_000_000)?;
+        let len = if micros == 0 {
+            19
+        } else {
+            buf[19] = b'.';
+            digits(&mut buf[20..26], micros);
+            ISO_MAX
+        };
+        std::str::from_utf8(&buf[..len]).ok()
+    }
+
+    /// The general form of the wire text, through `write!`.
+    fn write_slow(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (d, t) = (self.0.date(), self.0.time());
         let micros = t.nanosecond() / 1000;
         write!(
@@ -211,9 +250,21 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.iso_into(&mut [0; ISO_MAX]) {
+            Some(text) => f.write_str(text),
+            None => self.write_slow(f),
+        }
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.iso_into(&mut [0; ISO_MAX]) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -247,6 +298,31 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit-by-digit text is the one `write!` gives, for every field's extremes.
+    #[test]
+    fn fast_text_matches_the_general_form() {
+        struct Slow(Timestamp);
+        impl fmt::Display for Slow {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_slow(f)
+            }
+        }
+        for text in [
+            "0001-01-01T00:00:00",
+            "0999-12-31T23:59:59.999",
+            "2024-02-01T09:58:28.479",
+            "2024-02-29T07:08:09.001",
+            "2026-10-10T10:10:10.100",
+            "9999-12-31T23:59:59.999",
+        ] {
+            let t = Timestamp::parse_iso(text).unwrap();
+            let fast = t.iso_into(&mut [0; ISO_MAX]).unwrap().to_owned();
+            assert_eq!(fast, Slow(t).to_string(), "{text}");
+            assert_eq!(t.to_string(), fast);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{fast}\""));
+        }
+    }
 
     #[test]
     fn prints_like_python_isoformat() {

@@ -3,5 +3,6 @@
 pub mod authz;
 pub mod compare;
 pub mod models;
+pub mod normal_url;
 pub mod ops;
 pub mod purge;

@@ -277,16 +277,16 @@ fn normalise_model(
     for &(name, ty, required) in model.fields {
         let here = loc.child(name);
         // The input's order does not matter (the result follows the model), so the
-        // constant-time swap removal will do.
-        let value = match obj.swap_remove(name) {
+        // constant-time swap removal will do; a key given keeps its string.
+        let (key, value) = match obj.swap_remove_entry(name) {
             None if required => {
                 out.push(missing(here));
-                Value::Null
+                (name.to_owned(), Value::Null)
             }
-            None => default_of(ty),
-            Some(v) => normalise_value(ty, v, here, out),
+            None => (name.to_owned(), default_of(ty)),
+            Some((key, v)) => (key, normalise_value(ty, v, here, out)),
         };
-        norm.insert(name.to_owned(), value);
+        norm.insert(key, value);
     }
     norm
 }
@@ -320,6 +320,9 @@ fn normalise_value(ty: Ty, v: Value, loc: Loc<'_>, out: &mut Vec<Problem>) -> Va
     match (ty, v) {
         (Ty::Model(m), Value::Object(obj)) => Value::Object(normalise_model(m, obj, loc, out)),
         // Parsed once: to check and to normalise.
+        (Ty::AnyUrl, Value::String(s)) if super::normal_url::is_normal_http_url(&s) => {
+            Value::String(s)
+        }
         (Ty::AnyUrl, Value::String(s)) => match url::Url::parse(&s) {
             Ok(u) if u.as_str() != s => Value::String(u.into()),
             Ok(_) => Value::String(s),

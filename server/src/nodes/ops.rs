@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::authz::may_edit;
 use super::models::{check_data, model_for_kind, normalise_data};
+use super::normal_url;
 use crate::error::{ApiError, ApiResult};
 use crate::events::NewEvent;
 use crate::extract::{from_body_bytes, from_field, json_body};
@@ -139,6 +140,9 @@ pub(super) fn normalise_artifacts(
 ) -> Result<(), String> {
     let Some(map) = artifacts else { return Ok(()) };
     for (name, value) in map.iter_mut() {
+        if value.as_str().is_some_and(normal_url::is_normal_http_url) {
+            continue;
+        }
         let parsed = value.as_str().map(url::Url::parse);
         match parsed {
             Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.has_host() => {

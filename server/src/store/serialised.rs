@@ -2,6 +2,9 @@
 //! answer and a store that keeps the text (SQLite), instead of serialising each node twice.
 use super::{NodeWrite, StoreError, StoreResult};
 
+/// The room a node's text is first given.
+const NODE_TEXT_CAPACITY: usize = 2048;
+
 /// A [`NodeWrite`] and the JSON text of its node, as the API answers it
 /// (`serde_json::to_string` of the node). The text is made here from the node, so the two
 /// always agree.
@@ -14,8 +17,11 @@ pub struct SerialisedWrite {
 impl SerialisedWrite {
     /// Serialises the node of `write`.
     pub fn new(write: NodeWrite) -> StoreResult<Self> {
-        let json =
-            serde_json::to_string(write.node()).map_err(|e| StoreError::Backend(e.into()))?;
+        // Most nodes serialise to 1-1.5 KB: room for them at once instead of four doublings
+        // from serde_json's 128 bytes (1.7% of a hierarchy write's instructions).
+        let mut buf = Vec::with_capacity(NODE_TEXT_CAPACITY);
+        serde_json::to_writer(&mut buf, write.node()).map_err(|e| StoreError::Backend(e.into()))?;
+        let json = String::from_utf8(buf).map_err(|e| StoreError::Backend(e.into()))?;
         Ok(Self { write, json })
     }
 
