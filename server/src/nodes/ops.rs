@@ -59,7 +59,7 @@ pub(super) fn node_event(node: &Node, previous: Option<&Node>, is_hierarchy: boo
     NewEvent {
         channel: "node".to_owned(),
         owner: node.owner.clone().filter(|o| !o.is_empty()),
-        data: serde_json::to_value(payload).unwrap_or(Value::Null),
+        data: payload.into_value(),
         treeid: node.treeid.clone(),
         attributes: Map::new(),
     }
