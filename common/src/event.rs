@@ -85,33 +85,16 @@ impl NodeEvent {
         }
     }
 
-    /// The payload as JSON, as `serde_json::to_value` gives it (same keys, same order),
-    /// moving `data` instead of copying it twice: the serialiser would rebuild the whole
-    /// `data` tree, which is ~5% of a `POST /node`'s instructions.
-    pub fn into_value(self) -> Value {
-        let opt = |v: Option<String>| v.map_or(Value::Null, Value::String);
-        let mut m = serde_json::Map::with_capacity(13);
-        m.insert("op".into(), Value::String(self.op));
-        m.insert("id".into(), Value::String(self.id));
-        m.insert("kind".into(), Value::String(self.kind));
-        m.insert("name".into(), Value::String(self.name));
-        m.insert(
-            "path".into(),
-            Value::Array(self.path.into_iter().map(Value::String).collect()),
-        );
-        m.insert("group".into(), opt(self.group));
-        m.insert("state".into(), Value::String(self.state));
-        m.insert("result".into(), opt(self.result));
-        m.insert("owner".into(), opt(self.owner));
-        m.insert("data".into(), self.data);
-        m.insert("is_hierarchy".into(), Value::Bool(self.is_hierarchy));
-        if let Some(state) = self.previous_state {
-            m.insert("previous_state".into(), Value::String(state));
+    /// The payload as JSON, as `serde_json::to_value` gives it, with `data` moved in
+    /// instead of rebuilt by the serialiser (a deep copy, ~2% of a `POST /node`'s
+    /// instructions): the rest is serialised with a null `data`, whose slot keeps its place.
+    pub fn into_value(mut self) -> Value {
+        let data = std::mem::take(&mut self.data);
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(slot) = value.get_mut("data") {
+            *slot = data;
         }
-        if let Some(result) = self.previous_result {
-            m.insert("previous_result".into(), opt(result));
-        }
-        Value::Object(m)
+        value
     }
 }
 

@@ -2,6 +2,8 @@
 //! `RegressionData`) as tables, and the checker that validates and normalises `data`.
 use serde_json::{Map, Value};
 
+use super::normal_url;
+
 /// The error codes a node's `data.error_code` may hold (exact strings).
 pub const ERROR_CODES: [&str; 15] = [
     "invalid_job_params",
@@ -320,13 +322,9 @@ fn normalise_value(ty: Ty, v: Value, loc: Loc<'_>, out: &mut Vec<Problem>) -> Va
     match (ty, v) {
         (Ty::Model(m), Value::Object(obj)) => Value::Object(normalise_model(m, obj, loc, out)),
         // Parsed once: to check and to normalise.
-        (Ty::AnyUrl, Value::String(s)) if super::normal_url::is_normal_http_url(&s) => {
-            Value::String(s)
-        }
-        (Ty::AnyUrl, Value::String(s)) => match url::Url::parse(&s) {
-            Ok(u) if u.as_str() != s => Value::String(u.into()),
-            Ok(_) => Value::String(s),
-            Err(_) => {
+        (Ty::AnyUrl, Value::String(s)) => match normal_url::normalise(&s) {
+            Some(url) => Value::String(url.changed.unwrap_or(s)),
+            None => {
                 let v = Value::String(s);
                 check_value(ty, &v, loc, out);
                 Value::Null
@@ -360,7 +358,7 @@ fn type_problem(ty: Ty, v: &Value) -> Option<String> {
             .is_some_and(|items| items.iter().all(Value::is_string)),
         Ty::Bool => v.is_boolean(),
         Ty::StrictInt => v.is_i64() || v.is_u64(),
-        Ty::AnyUrl => v.as_str().is_some_and(|s| url::Url::parse(s).is_ok()),
+        Ty::AnyUrl => v.as_str().and_then(normal_url::normalise).is_some(),
         Ty::ErrorCode => v.as_str().is_some_and(|s| ERROR_CODES.contains(&s)),
         Ty::ObjectId => v.as_str().is_some_and(is_object_id),
         Ty::ObjectIdListDefault => v

@@ -1,16 +1,40 @@
-//! A check that an http(s) URL is already in the form the `url` crate normalises it to, so
-//! that the usual artifact URL is not parsed at all (a parse cost ~11,000 instructions a URL,
-//! a fifth of a typical node's write).
+//! URLs in node bodies as the `url` crate normalises them (pydantic's `AnyUrl` and
+//! `AnyHttpUrl` use the same parser), without parsing the usual artifact URL at all: a parse
+//! costs ~11,000 instructions a URL, a fifth of a typical node's write.
 //!
-//! The check is conservative: it accepts only a subset of the URLs that parse to their own
-//! text, and anything else goes to [`url::Url::parse`]. Accepted: `http://` or `https://`,
-//! a lower-case host of letters, digits, `-` and `.` whose last label starts with a letter
-//! (no IPv4 parsing) and with no punycode label, no user, port or fragment, then a path and an optional query of
-//! characters that are never percent-encoded, or valid `%XX` escapes, with no path segment
-//! starting with `.` or `%` (so no dot segments, `%2e` ones included).
+//! The fast check is conservative: it accepts only a subset of the URLs that parse to their
+//! own text, and anything else goes to [`url::Url::parse`]. Accepted: `http://` or
+//! `https://`, a lower-case host of letters, digits, `-` and `.` whose last label starts with
+//! a letter (no IPv4 parsing) and with no punycode label, no user, port or fragment, then a
+//! path and an optional query of characters that are never percent-encoded, or valid `%XX`
+//! escapes, with no path segment starting with `.` or `%` (so no dot segments, `%2e` ones
+//! included).
+
+/// A URL that parses.
+pub struct NormalUrl {
+    /// Its normal text when that differs from the text given (else the given text is it).
+    pub changed: Option<String>,
+    /// Whether it is an http or https URL with a host (pydantic's `AnyHttpUrl`).
+    pub http_with_host: bool,
+}
+
+/// `s` as the `url` crate normalises it, or `None` when it does not parse.
+pub fn normalise(s: &str) -> Option<NormalUrl> {
+    if is_normal_http_url(s) {
+        return Some(NormalUrl {
+            changed: None,
+            http_with_host: true,
+        });
+    }
+    let u = url::Url::parse(s).ok()?;
+    Some(NormalUrl {
+        http_with_host: matches!(u.scheme(), "http" | "https") && u.has_host(),
+        changed: (u.as_str() != s).then(|| u.into()),
+    })
+}
 
 /// Whether `s` is an http(s) URL that `url::Url::parse` keeps as it is.
-pub fn is_normal_http_url(s: &str) -> bool {
+fn is_normal_http_url(s: &str) -> bool {
     let rest = if let Some(r) = s.strip_prefix("https://") {
         r
     } else if let Some(r) = s.strip_prefix("http://") {
@@ -150,6 +174,18 @@ mod tests {
         ] {
             assert!(!is_normal_http_url(s), "{s}");
         }
+    }
+
+    #[test]
+    fn normalise_gives_the_parsers_text_and_scheme() {
+        let n = normalise("https://example.org/a").unwrap();
+        assert!(n.changed.is_none() && n.http_with_host);
+        let n = normalise("HTTPS://Example.org:443").unwrap();
+        assert_eq!(n.changed.as_deref(), Some("https://example.org/"));
+        assert!(n.http_with_host);
+        let n = normalise("ftp://example.org/x").unwrap();
+        assert!(n.changed.is_none() && !n.http_with_host);
+        assert!(normalise("not a url").is_none());
     }
 
     /// Differential check against the parser over random URL-like strings: the fast check

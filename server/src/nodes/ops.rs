@@ -140,15 +140,10 @@ pub(super) fn normalise_artifacts(
 ) -> Result<(), String> {
     let Some(map) = artifacts else { return Ok(()) };
     for (name, value) in map.iter_mut() {
-        if value.as_str().is_some_and(normal_url::is_normal_http_url) {
-            continue;
-        }
-        let parsed = value.as_str().map(url::Url::parse);
-        match parsed {
-            Some(Ok(u)) if matches!(u.scheme(), "http" | "https") && u.has_host() => {
-                // Most URLs are already normal: keep their text rather than a copy.
-                if value.as_str() != Some(u.as_str()) {
-                    *value = Value::String(u.into());
+        match value.as_str().and_then(normal_url::normalise) {
+            Some(url) if url.http_with_host => {
+                if let Some(text) = url.changed {
+                    *value = Value::String(text);
                 }
             }
             _ => {
